@@ -1,0 +1,87 @@
+"""The Faust application: broker connection, topics and tables, configured from settings.
+
+The web server binds to loopback and Faust's built-in views that list tables, routing,
+graphs and statistics are switched off: tables hold patient state, and those views would show
+it to anyone who can reach the port.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+import faust
+
+from agents.settings import KafkaSettings, Settings, get_settings
+from streams import topics
+
+
+def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | None:
+    """Faust credentials for the configured security protocol (none for PLAINTEXT)."""
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    context = ssl.create_default_context(
+        cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
+    )
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(context)
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=password,
+        mechanism=kafka.sasl_mechanism,
+        ssl_context=context if kafka.security_protocol == "SASL_SSL" else None,
+    )
+
+
+def create_app(settings: Settings) -> faust.App:
+    """Build the Faust app for ``settings``."""
+    return faust.App(
+        settings.app_id,
+        broker=settings.kafka.broker_url,
+        broker_credentials=broker_credentials(settings.kafka),
+        broker_session_timeout=settings.kafka.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.kafka.session_timeout_s / 3),
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.kafka.topic_partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_bind=settings.web.bind,
+        web_host=settings.web.bind,
+        web_port=settings.web.port,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
+        autodiscover=False,
+    )
+
+
+settings = get_settings()
+app = create_app(settings)
+
+
+def _raw_topic(name: str, **kwargs: Any) -> faust.TopicT:
+    return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
+                     key_serializer="raw", **kwargs)
+
+
+readings_topic = _raw_topic(topics.READINGS)
+observations_topic = _raw_topic(topics.OBSERVATIONS)
+alerts_topic = _raw_topic(topics.ALERTS)
+dead_letter_topic = _raw_topic(topics.DEAD_LETTER)
+
+#: Active alerts per patient: ``{rule_id: ActiveAlert as JSON}``. Keyed by patient id and fed
+#: by the observations topic, which is keyed the same way (co-partitioned).
+active_alerts_table = app.Table(
+    "active-alerts", default=dict, key_type=str, value_type=dict
+)
+
+#: Alert transitions already delivered by the pager, by transition id, so a redelivered
+#: alert (restart, rebalance, replay) pages nobody twice.
+delivered_pages_table = app.Table(
+    "delivered-pages", default=bool, key_type=str, value_type=bool
+)

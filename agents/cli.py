@@ -1,0 +1,20 @@
+"""The ``detoxmon`` command: Faust's own CLI (``detoxmon worker``) plus the project's commands."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+# Importing the agent modules registers the agents and commands with the app.
+from agents import commands, evaluate, validate  # noqa: F401
+from agents.app import app
+from agents.influx import sink  # noqa: F401
+from agents.pager import agent  # noqa: F401
+
+
+def main() -> NoReturn:
+    """Entry point of the ``detoxmon`` console script."""
+    app.main()
+
+
+if __name__ == "__main__":
+    main()

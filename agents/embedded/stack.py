@@ -1,0 +1,59 @@
+"""Both embedded services together, and the settings a worker needs to reach them."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from agents.embedded.broker import EmbeddedBroker
+from agents.embedded.influx import EmbeddedInfluxDB
+
+
+class EmbeddedStack:
+    """Tansu and InfluxDB in one temporary directory; removed on exit unless ``keep``."""
+
+    def __init__(self, root: Path | None = None, *, keep: bool = False) -> None:
+        self._own_root = root is None
+        self.root = root or Path(tempfile.mkdtemp(prefix="detoxmon-"))
+        self.keep = keep
+        self.broker = EmbeddedBroker(self.root / "kafka")
+        self.influx = EmbeddedInfluxDB(self.root / "influxdb")
+
+    def start(self) -> None:
+        """Start both services; stop whatever started if the other fails."""
+        try:
+            self.broker.start()
+            self.influx.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop both services and remove the directory unless asked to keep it."""
+        self.influx.stop()
+        self.broker.stop()
+        if self._own_root and not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def env(self) -> dict[str, str]:
+        """``DETOXMON_*`` variables that point a worker or gateway at these services."""
+        return {
+            "DETOXMON_KAFKA__BROKER_URL": self.broker.url,
+            "DETOXMON_INFLUX__URL": self.influx.url,
+            "DETOXMON_INFLUX__API_VERSION": "1",
+        }
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Paging: deliver alert transitions to on-call staff."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing without Faust: topic names, a typed gateway producer, the simulator."""
