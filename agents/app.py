@@ -20,9 +20,7 @@ def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | 
     """Faust credentials for the configured security protocol (none for PLAINTEXT)."""
     if kafka.security_protocol == "PLAINTEXT":
         return None
-    context = ssl.create_default_context(
-        cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None
-    )
+    context = ssl.create_default_context(cafile=str(kafka.ssl_cafile) if kafka.ssl_cafile else None)
     if kafka.security_protocol == "SSL":
         return faust.SSLCredentials(context)
     password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
@@ -65,8 +63,14 @@ app = create_app(settings)
 
 
 def _raw_topic(name: str, **kwargs: Any) -> faust.TopicT:
-    return app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw",
-                     key_serializer="raw", **kwargs)
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        value_serializer="raw",
+        key_serializer="raw",
+        **kwargs,
+    )
 
 
 readings_topic = _raw_topic(topics.READINGS)
@@ -76,12 +80,8 @@ dead_letter_topic = _raw_topic(topics.DEAD_LETTER)
 
 #: Active alerts per patient: ``{rule_id: ActiveAlert as JSON}``. Keyed by patient id and fed
 #: by the observations topic, which is keyed the same way (co-partitioned).
-active_alerts_table = app.Table(
-    "active-alerts", default=dict, key_type=str, value_type=dict
-)
+active_alerts_table = app.Table("active-alerts", default=dict, key_type=str, value_type=dict)
 
 #: Alert transitions already delivered by the pager, by transition id, so a redelivered
 #: alert (restart, rebalance, replay) pages nobody twice.
-delivered_pages_table = app.Table(
-    "delivered-pages", default=bool, key_type=str, value_type=bool
-)
+delivered_pages_table = app.Table("delivered-pages", default=bool, key_type=str, value_type=bool)

@@ -16,16 +16,26 @@ from agents.influx.setup import setup_storage
 @app.command(
     option("--patients", default=6, show_default=True, help="Simulated patients."),
     option("--minutes", default=2.0, show_default=True, help="Stop after this long."),
-    option("--step-seconds", default=0.5, show_default=True,
-           help="Real seconds per 15 simulated minutes."),
+    option(
+        "--step-seconds",
+        default=0.5,
+        show_default=True,
+        help="Real seconds per 15 simulated minutes.",
+    ),
     option("--seed", default=7, show_default=True, help="Simulator seed."),
     option("--workdir", default=".demo", show_default=True, help="Where data and logs go."),
 )
-async def demo(self: object, patients: int, minutes: float, step_seconds: float, seed: int,
-               workdir: str) -> None:
+async def demo(
+    self: object, patients: int, minutes: float, step_seconds: float, seed: int, workdir: str
+) -> None:
     """Run the pipeline on embedded services with a simulated ward, printing pages."""
-    await run_demo(patients=patients, minutes=minutes, step_seconds=step_seconds, seed=seed,
-                   workdir=Path(workdir).resolve())
+    await run_demo(
+        patients=patients,
+        minutes=minutes,
+        step_seconds=step_seconds,
+        seed=seed,
+        workdir=Path(workdir).resolve(),
+    )
 
 
 @cli.group()

@@ -36,11 +36,15 @@ def parse_observation(raw: bytes) -> VitalSignsObservation:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ContractError("not_utf8", f"message is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ContractError(
+            "not_utf8", f"message is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ContractError("invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise ContractError(
+            "invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     if not isinstance(data, dict):
         raise ContractError("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     kind = data.get("kind", "vital_signs")

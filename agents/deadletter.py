@@ -14,7 +14,7 @@ from schemas import DeadLetter
 log = logging.getLogger(__name__)
 
 
-def dead_letter_for(event: faust.EventT, error: ContractError) -> DeadLetter:
+def dead_letter_for(event: faust.EventT[bytes], error: ContractError) -> DeadLetter:
     """The dead-letter record for a rejected Kafka message."""
     message = event.message
     raw = message.value if isinstance(message.value, bytes) else b""
@@ -31,12 +31,16 @@ def dead_letter_for(event: faust.EventT, error: ContractError) -> DeadLetter:
     )
 
 
-async def dead_letter(event: faust.EventT, error: ContractError) -> None:
+async def dead_letter(event: faust.EventT[bytes], error: ContractError) -> None:
     """Publish the record for ``event``; logs carry no message content (it may hold PHI)."""
     record = dead_letter_for(event, error)
     log.warning(
         "dead-lettered path=%s partition=%s offset=%s reason=%s detail=%s",
-        record.path, record.partition, record.offset, record.reason, record.detail,
+        record.path,
+        record.partition,
+        record.offset,
+        record.reason,
+        record.detail,
     )
     key = event.message.key if isinstance(event.message.key, bytes) else None
     await dead_letter_topic.send(key=key, value=record.model_dump_json().encode())

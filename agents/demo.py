@@ -32,7 +32,7 @@ MALFORMED_EVERY = 97
 
 
 def _say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201 - the demo talks to the user
+    print(text, flush=True)
 
 
 async def _print_page(alert: Alert) -> None:
@@ -52,8 +52,9 @@ def _count(influx: InfluxSettings, statement: str) -> int:
     return 0
 
 
-async def run_demo(*, patients: int, minutes: float, step_seconds: float, seed: int,
-                   workdir: Path) -> int:
+async def run_demo(
+    *, patients: int, minutes: float, step_seconds: float, seed: int, workdir: Path
+) -> int:
     """Run the demo; return the number of pages received."""
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -83,8 +84,10 @@ async def run_demo(*, patients: int, minutes: float, step_seconds: float, seed: 
         worker = WorkerProcess(workdir / "worker", env)
         _say(f"broker {stack.broker.url}, InfluxDB {stack.influx.url}; starting a worker ...")
         await asyncio.to_thread(worker.start)
-        _say(f"worker up (log: {worker.process.log_path}); simulating {patients} patients, "
-             f"{STEP.seconds // 60} simulated minutes every {step_seconds:g} s, for {minutes:g} min")
+        _say(
+            f"worker up (log: {worker.process.log_path}); simulating {patients} patients, "
+            f"{STEP.seconds // 60} simulated minutes every {step_seconds:g} s, for {minutes:g} min"
+        )
         ward = make_patients(patients, seed=seed)
         start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
         deadline = time.monotonic() + minutes * 60
@@ -111,11 +114,15 @@ async def run_demo(*, patients: int, minutes: float, step_seconds: float, seed: 
             influx = InfluxSettings(url=stack.influx.url)
             stored = _count(influx, 'SELECT count("heart_rate") FROM "vitals"')
             alerts = _count(influx, 'SELECT count("alert_id") FROM "alerts"')
-            _say(f"\nsent {sent} readings and {malformed} malformed messages (dead-lettered); "
-                 f"InfluxDB holds {stored} readings and {alerts} alert transitions; "
-                 f"{len(pages)} pages received")
+            _say(
+                f"\nsent {sent} readings and {malformed} malformed messages (dead-lettered); "
+                f"InfluxDB holds {stored} readings and {alerts} alert transitions; "
+                f"{len(pages)} pages received"
+            )
         await asyncio.to_thread(stack.stop)
-        _say(f"InfluxDB data kept in {stack.influx.workdir} (database 'detoxmon'); "
-             f"worker log {workdir / 'worker' / 'worker.log'}; "
-             "Grafana dashboards and provisioning in deploy/grafana/")
+        _say(
+            f"InfluxDB data kept in {stack.influx.workdir} (database 'detoxmon'); "
+            f"worker log {workdir / 'worker' / 'worker.log'}; "
+            "Grafana dashboards and provisioning in deploy/grafana/"
+        )
     return len(pages)

@@ -15,6 +15,7 @@ from agents.app import active_alerts_table, alerts_topic, app, observations_topi
 from agents.contract import ContractError, parse_observation
 from agents.deadletter import dead_letter
 from agents.engine import ActiveAlert, evaluate_thresholds
+from agents.streaming import manual_ack
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 @app.agent(observations_topic)
 async def evaluate_observations(stream: faust.StreamT[bytes]) -> None:
     """Evaluate every observation against the threshold rules."""
-    manual = stream.noack()
+    manual = manual_ack(stream)
     async for event in manual.events():
         try:
             observation = parse_observation(event.value)
@@ -36,7 +37,10 @@ async def evaluate_observations(stream: faust.StreamT[bytes]) -> None:
         for alert in transitions:
             log.info(
                 "alert %s rule=%s patient=%s priority=%s",
-                alert.state, alert.rule_id, alert.patient_id, alert.priority,
+                alert.state,
+                alert.rule_id,
+                alert.patient_id,
+                alert.priority,
             )
             await alerts_topic.send(
                 key=alert.patient_id.encode(), value=alert.model_dump_json().encode()

@@ -44,7 +44,9 @@ class InfluxSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     url: str = "http://127.0.0.1:8086"
-    api_version: int = Field(default=1, ge=1, le=2, description="1: /write + InfluxQL; 2: /api/v2/write.")
+    api_version: int = Field(
+        default=1, ge=1, le=2, description="1: /write + InfluxQL; 2: /api/v2/write."
+    )
     database: str = "detoxmon"
     retention_policy: str | None = None
     username: str | None = None

@@ -13,6 +13,7 @@ import faust
 from agents.app import app, observations_topic, readings_topic
 from agents.contract import ContractError, parse_observation
 from agents.deadletter import dead_letter
+from agents.streaming import manual_ack
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 @app.agent(readings_topic)
 async def validate_readings(stream: faust.StreamT[bytes]) -> None:
     """Validate each reading; acknowledge it only once its output is on the broker."""
-    manual = stream.noack()
+    manual = manual_ack(stream)
     async for event in manual.events():
         raw = event.value if isinstance(event.value, bytes) else b""
         try:

@@ -90,7 +90,7 @@ class ManagedProcess:
             env=self.env,
             cwd=self.cwd,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads race us here
+            preexec_fn=_die_with_parent,
         )
 
     def running(self) -> bool:

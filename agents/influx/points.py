@@ -12,7 +12,8 @@ redelivered event overwrites its own point instead of adding another):
 
 from __future__ import annotations
 
-from influxdb_client import Point, WritePrecision
+from influxdb_client.client.write.point import Point
+from influxdb_client.domain.write_precision import WritePrecision
 
 from schemas import Alert, VitalSignsObservation
 

@@ -6,12 +6,18 @@ import json
 import urllib.parse
 import urllib.request
 
-from influxdb_client import InfluxDBClient
+from influxdb_client.client.influxdb_client import InfluxDBClient
 
 from agents.settings import InfluxSettings
 
 
-def query_v1(settings: InfluxSettings, statement: str, *, database: str | None = None) -> dict[str, object]:
+def query_v1(
+    settings: InfluxSettings,
+    statement: str,
+    *,
+    database: str | None = None,
+    epoch: str | None = None,
+) -> dict[str, object]:
     """Run one InfluxQL statement over ``POST /query`` and return the decoded JSON.
 
     Raises:
@@ -20,6 +26,8 @@ def query_v1(settings: InfluxSettings, statement: str, *, database: str | None =
     form: dict[str, str] = {"q": statement}
     if database:
         form["db"] = database
+    if epoch:
+        form["epoch"] = epoch  # timestamps as integers in this unit instead of RFC 3339
     if settings.username:
         form["u"] = settings.username
         form["p"] = settings.password.get_secret_value() if settings.password else ""

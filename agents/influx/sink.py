@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import faust
 from pydantic import ValidationError
@@ -35,6 +36,7 @@ from agents.contract import ContractError
 from agents.deadletter import dead_letter
 from agents.influx.points import alert_point, observation_point
 from agents.influx.writer import InfluxWriteError, InfluxWriter, create_writer
+from agents.streaming import event_batches
 from schemas import Alert, DeadLetter, VitalSignsObservation
 from streams import topics
 
@@ -77,7 +79,9 @@ def line_for(topic: str, value: bytes) -> str:
 async def write_with_retry(writer: InfluxWriter, lines: Sequence[str]) -> None:
     """Write ``lines``, retrying retryable failures until they succeed."""
     async for attempt in AsyncRetrying(
-        retry=retry_if_exception(_is_retryable), wait=_wait, before_sleep=_log_retry,
+        retry=retry_if_exception(_is_retryable),
+        wait=_wait,
+        before_sleep=_log_retry,
         reraise=True,
     ):
         with attempt:
@@ -87,20 +91,32 @@ async def write_with_retry(writer: InfluxWriter, lines: Sequence[str]) -> None:
 async def _dead_letter_refused(lines: Sequence[str], error: InfluxWriteError) -> None:
     log.error("InfluxDB refused %d points: %s", len(lines), error)
     record = DeadLetter.of(
-        "\n".join(lines).encode(), key=None, path="influxdb:write", reason="influx_refused",
-        detail=str(error), received_at=datetime.now(UTC),
+        "\n".join(lines).encode(),
+        key=None,
+        path="influxdb:write",
+        reason="influx_refused",
+        detail=str(error),
+        received_at=datetime.now(UTC),
     )
     await dead_letter_topic.send(value=record.model_dump_json().encode())
 
 
-@app.agent(app.topic(topics.OBSERVATIONS, topics.ALERTS, key_type=bytes, value_type=bytes,
-                     key_serializer="raw", value_serializer="raw"))
+@app.agent(
+    app.topic(
+        topics.OBSERVATIONS,
+        topics.ALERTS,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
+)
 async def write_points(stream: faust.StreamT[bytes]) -> None:
     """Write each batch, then acknowledge its events."""
     writer = create_writer(settings.influx)
     try:
-        async for events in stream.noack_take(
-            settings.influx.batch_size, within=settings.influx.flush_interval_s
+        async for events in event_batches(
+            stream, settings.influx.batch_size, settings.influx.flush_interval_s
         ):
             lines: list[str] = []
             for event in events:
@@ -108,12 +124,12 @@ async def write_points(stream: faust.StreamT[bytes]) -> None:
                     lines.append(line_for(event.message.topic, event.value))
                 except ContractError as error:
                     await dead_letter(event, error)
-            try:
-                await write_with_retry(writer, lines)
-            except InfluxWriteError as error:
-                await _dead_letter_refused(lines, error)
+            if lines:
+                try:
+                    await write_with_retry(writer, lines)
+                except InfluxWriteError as error:
+                    await _dead_letter_refused(lines, error)
             for event in events:
-                await stream.ack(event)
+                await cast(faust.Stream[bytes], stream).ack(event)
     finally:
         await writer.close()
-

@@ -14,14 +14,13 @@ operator must fix, so they are retried too (delay, not loss).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 import aiohttp
-from influxdb_client import WritePrecision
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from agents.settings import InfluxSettings
@@ -33,7 +32,11 @@ class InfluxWriteError(Exception):
     """A write failed; ``retryable`` says whether the same batch may succeed later."""
 
     def __init__(
-        self, message: str, *, retryable: bool, status: int | None = None,
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
@@ -52,7 +55,9 @@ def _classify(status: int, body: str, retry_after: str | None) -> InfluxWriteErr
     retryable = status != 400
     return InfluxWriteError(
         f"InfluxDB answered {status}: {body.strip()[:300]}",
-        retryable=retryable, status=status, retry_after=after,
+        retryable=retryable,
+        status=status,
+        retry_after=after,
     )
 
 
@@ -77,7 +82,9 @@ class V1Writer:
         if self._session is None or self._session.closed:
             auth = None
             if self._settings.username:
-                password = self._settings.password.get_secret_value() if self._settings.password else ""
+                password = (
+                    self._settings.password.get_secret_value() if self._settings.password else ""
+                )
                 auth = aiohttp.BasicAuth(self._settings.username, password)
             self._session = aiohttp.ClientSession(
                 auth=auth, timeout=aiohttp.ClientTimeout(total=self._settings.timeout_s)
@@ -98,7 +105,7 @@ class V1Writer:
                     return
                 text = await response.text()
                 raise _classify(response.status, text, response.headers.get("Retry-After"))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise InfluxWriteError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
 
     async def close(self) -> None:
@@ -119,7 +126,9 @@ class V2Writer:
     def _api(self) -> InfluxDBClientAsync:
         if self._client is None:
             self._client = InfluxDBClientAsync(
-                url=self._settings.url, token=self._token, org=self._settings.org,
+                url=self._settings.url,
+                token=self._token,
+                org=self._settings.org,
                 timeout=int(self._settings.timeout_s * 1000),
             )
         return self._client
@@ -127,15 +136,23 @@ class V2Writer:
     async def write(self, lines: Sequence[str]) -> None:
         """Write ``lines`` to the bucket."""
         try:
-            await self._api().write_api().write(
-                bucket=self._settings.bucket, org=self._settings.org,
-                record=list(lines), write_precision=WritePrecision.NS,
+            await (
+                self._api()
+                .write_api()
+                .write(
+                    bucket=self._settings.bucket,
+                    org=self._settings.org,
+                    record=list(lines),
+                    write_precision=cast(WritePrecision, WritePrecision.NS),
+                )
             )
         except ApiException as exc:
             if not exc.status:  # no HTTP answer at all
-                raise InfluxWriteError(f"InfluxDB unreachable: {exc.reason}", retryable=True) from exc
+                raise InfluxWriteError(
+                    f"InfluxDB unreachable: {exc.reason}", retryable=True
+                ) from exc
             raise _classify(exc.status, str(exc.message), exc.retry_after) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise InfluxWriteError(f"InfluxDB unreachable: {exc!r}", retryable=True) from exc
 
     async def close(self) -> None:

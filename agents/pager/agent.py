@@ -21,6 +21,7 @@ from agents.app import alerts_topic, app, delivered_pages_table, settings
 from agents.contract import ContractError
 from agents.deadletter import dead_letter
 from agents.pager.webhook import DeliveryError, post_webhook
+from agents.streaming import manual_ack
 from schemas import Alert
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, DeliveryError) and exc.retryable
 
 
-def _wait_factory(max_backoff_s: float) -> "_Wait":
+def _wait_factory(max_backoff_s: float) -> _Wait:
     return _Wait(max_backoff_s)
 
 
@@ -59,12 +60,17 @@ async def deliver(session: aiohttp.ClientSession, alert: Alert, body: bytes) -> 
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception(_is_retryable),
                 wait=_wait_factory(settings.pager.max_backoff_s),
-                before_sleep=_log_retry, reraise=True,
+                before_sleep=_log_retry,
+                reraise=True,
             ):
                 with attempt:
                     await post_webhook(
-                        session, url, body, idempotency_key=str(alert.transition_id),
-                        secret=secret_bytes, timeout_s=settings.pager.timeout_s,
+                        session,
+                        url,
+                        body,
+                        idempotency_key=str(alert.transition_id),
+                        secret=secret_bytes,
+                        timeout_s=settings.pager.timeout_s,
                     )
         except DeliveryError as error:
             log.error("webhook refused page transition=%s: %s", alert.transition_id, error)
@@ -73,21 +79,28 @@ async def deliver(session: aiohttp.ClientSession, alert: Alert, body: bytes) -> 
 @app.agent(alerts_topic)
 async def notify_pager(stream: faust.StreamT[bytes]) -> None:
     """Page each alert transition once."""
-    manual = stream.noack()
+    manual = manual_ack(stream)
     async with aiohttp.ClientSession() as session:
         async for event in manual.events():
             try:
                 alert = Alert.model_validate_json(event.value)
             except ValidationError as exc:
-                await dead_letter(event, ContractError("schema_violation", str(exc).splitlines()[0]))
+                await dead_letter(
+                    event, ContractError("schema_violation", str(exc).splitlines()[0])
+                )
                 await manual.ack(event)
                 continue
             key = str(alert.transition_id)
             if not delivered_pages_table[key]:
                 log.info(
                     "PAGE %s %s priority=%s patient=%s rule=%s value=%s%s",
-                    alert.state.upper(), alert.summary, alert.priority, alert.patient_id,
-                    alert.rule_id, alert.evidence.value, alert.evidence.unit,
+                    alert.state.upper(),
+                    alert.summary,
+                    alert.priority,
+                    alert.patient_id,
+                    alert.rule_id,
+                    alert.evidence.value,
+                    alert.evidence.unit,
                 )
                 await deliver(session, alert, event.value)
                 delivered_pages_table[key] = True

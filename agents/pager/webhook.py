@@ -11,7 +11,6 @@ Each POST carries the alert transition as JSON and these headers:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
@@ -34,8 +33,15 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
     return f"v1={digest}"
 
 
-def verify(secret: bytes, timestamp: str, body: bytes, signature: str, *,
-           tolerance_s: float = 300.0, now: float | None = None) -> bool:
+def verify(
+    secret: bytes,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance_s: float = 300.0,
+    now: float | None = None,
+) -> bool:
     """Whether ``signature`` is valid and ``timestamp`` recent: the receiver's side."""
     current = time.time() if now is None else now
     try:
@@ -46,8 +52,13 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str, *,
 
 
 async def post_webhook(
-    session: aiohttp.ClientSession, url: str, body: bytes, *, idempotency_key: str,
-    secret: bytes | None, timeout_s: float,
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    *,
+    idempotency_key: str,
+    secret: bytes | None,
+    timeout_s: float,
 ) -> None:
     """POST ``body`` to ``url``; raise :class:`DeliveryError` unless it answers 2xx."""
     timestamp = str(int(time.time()))
@@ -71,5 +82,5 @@ async def post_webhook(
                 retryable=retryable,
                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
             )
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         raise DeliveryError(f"webhook unreachable: {exc!r}", retryable=True) from exc
