@@ -47,3 +47,19 @@ def influx() -> None:
 def setup() -> None:
     """Create the database (v1) or bucket (v2), idempotently."""
     click.echo(f"ensured {setup_storage(settings.influx)}")
+
+
+@cli.group()
+def grafana() -> None:
+    """Grafana dashboards and provisioning, generated from code."""
+
+
+@grafana.command(name="export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_command(directory: Path) -> None:
+    """Write Grafana's file-provisioning tree into DIRECTORY (e.g. deploy/grafana)."""
+    # Imported here so a worker never loads the Grafana SDK.
+    from dashboards.export import export_tree
+
+    for path in export_tree(directory):
+        click.echo(path)

@@ -82,7 +82,9 @@ class VitalSignsObservation(BaseModel):
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
         if all(getattr(self, name) is None for name in VITAL_FIELDS):
-            raise ValueError(f"at least one vital sign is required (one of {', '.join(VITAL_FIELDS)})")
+            raise ValueError(
+                f"at least one vital sign is required (one of {', '.join(VITAL_FIELDS)})"
+            )
         if (self.systolic_bp is None) != (self.diastolic_bp is None):
             raise ValueError("systolic_bp and diastolic_bp must be sent together")
         if (

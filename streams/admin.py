@@ -7,6 +7,7 @@ the demo, the tests and deployments create them explicitly first.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
@@ -25,12 +26,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         wanted = [name for name in names if name not in existing]
         if wanted:
-            try:
+            # Created meanwhile by someone else is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(name, partitions, replication_factor) for name in wanted]
                 )
-            except TopicAlreadyExistsError:
-                pass  # created meanwhile by someone else: fine
         return wanted
     finally:
         await admin.close()

@@ -58,9 +58,7 @@ class GatewayProducer:
 
     async def send_observation(self, observation: VitalSignsObservation) -> None:
         """Publish one observation and wait until the broker has it."""
-        await self.send_raw(
-            observation.patient_id.encode(), observation.model_dump_json().encode()
-        )
+        await self.send_raw(observation.patient_id.encode(), observation.model_dump_json().encode())
 
     async def send_raw(self, key: bytes | None, value: bytes) -> None:
         """Publish bytes as they are (for tests of the dead-letter path, and replays)."""

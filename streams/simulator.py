@@ -61,7 +61,11 @@ def withdrawal_intensity(hours_since_last_dose: float) -> float:
 
 
 def observations(
-    patients: list[SimulatedPatient], *, start: datetime, interval: timedelta, steps: int,
+    patients: list[SimulatedPatient],
+    *,
+    start: datetime,
+    interval: timedelta,
+    steps: int,
     seed: int,
 ) -> Iterator[VitalSignsObservation]:
     """Observation sets for every patient at each step, in event-time order."""

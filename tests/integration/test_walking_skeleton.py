@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -214,7 +215,7 @@ async def test_a_redelivered_reading_is_stored_once_and_pages_once(pipeline: Pip
 def test_web_server_listens_on_loopback_only_and_hides_tables(pipeline: Pipeline) -> None:
     port = pipeline.worker.web_port
     listeners = []
-    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         local, state = line.split()[1], line.split()[3]
         address, port_hex = local.split(":")
         if int(port_hex, 16) == port and state == "0A":  # LISTEN
