@@ -63,3 +63,18 @@ def export_command(directory: Path) -> None:
 
     for path in export_tree(directory):
         click.echo(path)
+
+
+@cli.group()
+def schemas() -> None:
+    """The event contract's JSON Schema files."""
+
+
+@schemas.command(name="export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
+def export_schemas(directory: Path | None) -> None:
+    """Write the JSON Schema of every message into DIRECTORY (default schemas/jsonschema)."""
+    from schemas.jsonschema import SCHEMA_DIR, write
+
+    for path in write(directory or SCHEMA_DIR):
+        click.echo(path)

@@ -12,10 +12,11 @@ import logging
 import faust
 
 from agents.app import active_alerts_table, alerts_topic, app, observations_topic
-from agents.contract import ContractError, parse_observation
+from agents.contract import ContractError, parse_accepted
 from agents.deadletter import dead_letter
 from agents.engine import ActiveAlert, evaluate_thresholds
 from agents.streaming import manual_ack
+from schemas import VitalSignsObservation
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,15 @@ async def evaluate_observations(stream: faust.StreamT[bytes]) -> None:
     manual = manual_ack(stream)
     async for event in manual.events():
         try:
-            observation = parse_observation(event.value)
+            accepted = parse_accepted(event.value)
         except ContractError as error:  # only a producer bypassing validation gets here
             await dead_letter(event, error)
             await manual.ack(event)
             continue
+        if not isinstance(accepted, VitalSignsObservation):
+            await manual.ack(event)
+            continue
+        observation = accepted
         stored = active_alerts_table[observation.patient_id]
         active = {rule: ActiveAlert.model_validate(value) for rule, value in stored.items()}
         updated, transitions = evaluate_thresholds(active, observation)

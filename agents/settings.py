@@ -70,6 +70,19 @@ class PagerSettings(BaseModel):
     max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the retry backoff.")
 
 
+class IngestSettings(BaseModel):
+    """How strictly arrival times are judged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    future_tolerance_s: float = Field(
+        default=300.0, ge=0, description="observed_at may be this far ahead of our clock."
+    )
+    late_after_s: float = Field(
+        default=600.0, gt=0, description="Older than this on arrival: accepted, marked late."
+    )
+
+
 class WebSettings(BaseModel):
     """The worker's HTTP server. Loopback unless deliberately exposed behind a proxy."""
 
@@ -98,6 +111,7 @@ class Settings(BaseSettings):
     influx: InfluxSettings = Field(default_factory=InfluxSettings)
     pager: PagerSettings = Field(default_factory=PagerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
 
 @lru_cache(maxsize=1)

@@ -1,23 +1,18 @@
 """Vital-signs observation: one set of vitals taken together by one device.
 
-Values are in one canonical UCUM unit per vital. Plausibility limits are the cleaning limits
-used across ICU databases (ricu concept dictionary, ETH Zurich; see
-``shared/reference/clinical.md`` section 10): a value outside them is an artefact and the
-message is rejected, never stored as a reading.
+Values are in one canonical UCUM unit per vital (adapters convert FHIR and HL7 v2 units before
+they get here). Plausibility limits are the cleaning limits used across ICU databases (ricu
+concept dictionary, ETH Zurich [R38]; ``shared/reference/clinical.md`` section 10): a value
+outside them is an artefact and the message is rejected, never stored as a reading.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Self
-from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from schemas.common import DeviceId, PatientId, WardId
-
-SCHEMA_VERSION = 1
-
-Source = Literal["bedside_monitor", "telehealth_app", "manual_entry", "simulator"]
+from schemas.common import EventBase
 
 HeartRate = Annotated[
     float,
@@ -44,7 +39,11 @@ RespiratoryRate = Annotated[
     Field(ge=0, le=120, description="Respiratory rate, /min.", examples=[16]),
 ]
 
-#: Names of the vital-sign fields, in display order.
+#: ACVPU level of consciousness for NEWS2 (RCP 2017 [R1]): Alert, new Confusion, responds to
+#: Voice, to Pain, Unresponsive.
+Consciousness = Literal["A", "C", "V", "P", "U"]
+
+#: Names of the numeric vital-sign fields, in display order.
 VITAL_FIELDS: tuple[str, ...] = (
     "heart_rate",
     "systolic_bp",
@@ -54,8 +53,18 @@ VITAL_FIELDS: tuple[str, ...] = (
     "respiratory_rate",
 )
 
+#: UCUM unit of each numeric vital.
+VITAL_UNITS: dict[str, str] = {
+    "heart_rate": "/min",
+    "systolic_bp": "mm[Hg]",
+    "diastolic_bp": "mm[Hg]",
+    "temperature": "Cel",
+    "spo2": "%",
+    "respiratory_rate": "/min",
+}
 
-class VitalSignsObservation(BaseModel):
+
+class VitalSignsObservation(EventBase):
     """A set of vital signs taken together, as a bedside monitor or telehealth app sends it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="VitalSignsObservation")
@@ -63,27 +72,25 @@ class VitalSignsObservation(BaseModel):
     kind: Literal["vital_signs"] = Field(
         default="vital_signs", description="Message type discriminator."
     )
-    schema_version: Literal[1] = Field(default=1, description="Contract version.")
-    event_id: UUID = Field(description="Unique per message; redelivery keeps it (idempotency).")
-    patient_id: PatientId
-    device_id: DeviceId
-    ward: WardId | None = Field(default=None, description="Ward or programme, when known.")
-    source: Source = Field(description="Kind of sender.")
-    observed_at: AwareDatetime = Field(
-        description="When the vitals were taken (event time), with a time-zone offset."
-    )
     heart_rate: HeartRate | None = None
     systolic_bp: SystolicBP | None = None
     diastolic_bp: DiastolicBP | None = None
     temperature: Temperature | None = None
     spo2: SpO2 | None = None
     respiratory_rate: RespiratoryRate | None = None
+    consciousness: Consciousness | None = Field(
+        default=None, description="ACVPU level of consciousness (NEWS2)."
+    )
+    supplemental_oxygen: bool | None = Field(
+        default=None, description="Whether the patient is on supplemental oxygen (NEWS2)."
+    )
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Self:
-        if all(getattr(self, name) is None for name in VITAL_FIELDS):
+        if all(getattr(self, name) is None for name in VITAL_FIELDS) and self.consciousness is None:
             raise ValueError(
-                f"at least one vital sign is required (one of {', '.join(VITAL_FIELDS)})"
+                "at least one vital sign is required (one of "
+                f"{', '.join(VITAL_FIELDS)}, consciousness)"
             )
         if (self.systolic_bp is None) != (self.diastolic_bp is None):
             raise ValueError("systolic_bp and diastolic_bp must be sent together")
@@ -99,6 +106,6 @@ class VitalSignsObservation(BaseModel):
         return self
 
     def vitals(self) -> dict[str, float]:
-        """The vital signs present in this observation, by field name."""
+        """The numeric vital signs present in this observation, by field name."""
         values = {name: getattr(self, name) for name in VITAL_FIELDS}
         return {name: value for name, value in values.items() if value is not None}

@@ -31,6 +31,7 @@ BASE_TIME = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 def reading(patient_id: str, minutes: int, heart_rate: float, **extra: Any) -> dict[str, Any]:
     return {
+        "kind": "vital_signs",
         "event_id": str(uuid.uuid4()),
         "patient_id": patient_id,
         "device_id": "bm-ward3-01",

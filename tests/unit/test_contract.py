@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.contract import ContractError, parse_observation
+from agents.contract import ContractError, parse_event
 from schemas import VitalSignsObservation
+
+NOW = datetime(2026, 11, 20, 8, 5, tzinfo=UTC)
+
+
+def parse_observation(raw: bytes) -> VitalSignsObservation:
+    event = parse_event(raw, received_at=NOW)
+    assert isinstance(event, VitalSignsObservation)
+    return event
 
 
 def message(**overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
+        "kind": "vital_signs",
         "event_id": str(uuid.uuid4()),
         "patient_id": "pt-7f3a9c",
         "device_id": "bm-ward3-07",
         "ward": "ward-3",
         "source": "bedside_monitor",
-        "observed_at": "2026-11-20T08:00:00+01:00",
+        "observed_at": "2026-11-20T09:00:00+01:00",
         "heart_rate": 88,
     }
     base.update(overrides)
@@ -111,7 +121,10 @@ def test_rejection_detail_never_echoes_the_input_value() -> None:
         (b"{", "invalid_json"),
         (b"[]", "not_an_object"),
         (b'"text"', "not_an_object"),
-        (json.dumps(message(kind="dose")).encode(), "unknown_kind"),
+        (json.dumps(message(kind="blood_gas")).encode(), "unknown_kind"),
+        (json.dumps({k: v for k, v in message().items() if k != "kind"}).encode(), "missing_kind"),
+        (json.dumps(message(late=False)).encode(), "reserved_field"),
+        (json.dumps(message(observed_at="2026-11-20T08:11:00+00:00")).encode(), "future_time"),
     ],
 )
 def test_each_kind_of_bad_input_has_its_own_reason(raw: bytes, reason: str) -> None:
@@ -141,7 +154,7 @@ def test_arbitrary_json_either_parses_or_raises_a_contract_error(value: Any) -> 
     try:
         parse_observation(json.dumps(value).encode())
     except ContractError as error:
-        assert error.reason in {"not_an_object", "unknown_kind", "schema_violation"}
+        assert error.reason in {"not_an_object", "missing_kind", "unknown_kind", "schema_violation"}
 
 
 @given(st.dictionaries(st.sampled_from(sorted(message())), json_values))
@@ -151,11 +164,27 @@ def test_arbitrary_field_values_either_parse_or_raise_a_contract_error(
     try:
         observation = parse_observation(json.dumps(message(**fields)).encode())
     except ContractError as error:
-        assert error.reason in {"schema_violation", "unknown_kind"}
+        assert error.reason in {"schema_violation", "missing_kind", "unknown_kind", "future_time"}
     else:
         assert isinstance(observation, VitalSignsObservation)
 
 
-def test_an_observation_round_trips_through_json() -> None:
+def test_an_accepted_observation_is_stamped_and_round_trips_through_json() -> None:
     observation = parse_observation(json.dumps(message(temperature=37.4)).encode())
-    assert parse_observation(observation.model_dump_json().encode()) == observation
+    assert observation.received_at == NOW
+    assert observation.late is False
+    assert VitalSignsObservation.model_validate_json(observation.model_dump_json()) == observation
+
+
+def test_a_reading_a_little_in_the_future_is_accepted_within_the_clock_tolerance() -> None:
+    observation = parse_observation(
+        json.dumps(message(observed_at="2026-11-20T08:09:00Z")).encode()
+    )
+    assert observation.late is False
+
+
+def test_an_old_reading_is_accepted_and_marked_late() -> None:
+    observation = parse_observation(
+        json.dumps(message(observed_at="2026-11-20T07:00:00Z")).encode()
+    )
+    assert observation.late is True
