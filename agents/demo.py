@@ -39,7 +39,7 @@ async def _print_page(alert: Alert) -> None:
     colour = "\033[31m" if alert.state == "firing" else "\033[32m"
     _say(
         f"{colour}PAGE {alert.state.upper():8}\033[0m {alert.at:%a %H:%M} {alert.patient_id} "
-        f"{alert.summary} ({alert.evidence.value:g} {alert.evidence.unit}, "
+        f"{alert.summary} ({alert.evidence.value or 0:g} {alert.evidence.unit or ''}, "
         f"priority {alert.priority}, rule {alert.rule_id})"
     )
 

@@ -26,6 +26,13 @@ DeviceId = Annotated[
     Field(description="Device or app instance that sent the message.", examples=["bm-ward3-07"]),
 ]
 
+#: Pseudonymous staff identifier (a badge or roster id, never a name).
+StaffId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{1,63}$"),
+    Field(description="Pseudonymous staff id (badge or roster id).", examples=["rn-4411"]),
+]
+
 #: Ward or programme identifier (a low-cardinality tag, never free text).
 WardId = Annotated[
     str,

@@ -12,14 +12,22 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.acks import AlertAcknowledgement
 from schemas.alerts import Alert
 from schemas.deadletter import DeadLetter
 from schemas.events import EVENT_MODELS
+from schemas.state import PatientSnapshot
 
 #: Where the committed schemas live.
 SCHEMA_DIR = Path(__file__).parent / "jsonschema"
 
-MODELS: dict[str, type[BaseModel]] = {**EVENT_MODELS, "alert": Alert, "dead_letter": DeadLetter}
+MODELS: dict[str, type[BaseModel]] = {
+    **EVENT_MODELS,
+    "alert": Alert,
+    "alert_ack": AlertAcknowledgement,
+    "dead_letter": DeadLetter,
+    "patient_snapshot": PatientSnapshot,
+}
 
 
 def render() -> dict[str, str]:

@@ -81,10 +81,12 @@ def _transition(
     state: Literal["firing", "resolved"],
     value: float,
 ) -> Alert:
-    transition_id = uuid.uuid5(ALERT_NAMESPACE, f"{alert_id}:{state}")
+    sequence = 0 if state == "firing" else 1
+    transition_id = uuid.uuid5(ALERT_NAMESPACE, f"{alert_id}:{sequence}:{state}")
     return Alert(
         alert_id=alert_id,
         transition_id=transition_id,
+        sequence=sequence,
         patient_id=observation.patient_id,
         ward=observation.ward,
         rule_id=rule.rule_id,
@@ -94,12 +96,13 @@ def _transition(
         summary=rule.summary if state == "firing" else f"Resolved: {rule.summary.lower()}",
         source=rule.source,
         evidence=AlertEvidence(
-            vital=rule.vital,
+            measure=rule.vital,
             value=value,
             unit=rule.unit,
             threshold=rule.threshold,
             reading_event_id=observation.event_id,
             observed_at=observation.observed_at,
+            values=observation.vitals(),
         ),
     )
 

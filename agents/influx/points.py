@@ -48,8 +48,11 @@ def alert_point(alert: Alert) -> str:
         .field("alert_id", str(alert.alert_id))
         .field("transition_id", str(alert.transition_id))
         .field("summary", alert.summary)
-        .field("value", float(alert.evidence.value))
-        .field("threshold", float(alert.evidence.threshold))
+        .field("escalation_level", alert.escalation_level)
         .time(alert.at, WritePrecision.NS)
     )
+    if alert.evidence.value is not None:
+        point.field("value", float(alert.evidence.value))
+    if alert.evidence.threshold is not None:
+        point.field("threshold", float(alert.evidence.threshold))
     return str(point.to_line_protocol())

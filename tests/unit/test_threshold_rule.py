@@ -73,7 +73,7 @@ def test_a_new_episode_after_resolution_is_a_new_alert() -> None:
 
 def test_the_alert_carries_its_evidence() -> None:
     (alert,) = run([100, 126])
-    assert alert.evidence.vital == "heart_rate"
+    assert alert.evidence.measure == "heart_rate"
     assert alert.evidence.unit == "/min"
     assert alert.evidence.threshold == 120
     assert alert.evidence.reading_event_id == obs(1, 126).event_id
