@@ -1,0 +1,97 @@
+"""Scoring a run's alerts against the simulator's ground truth.
+
+An episode counts as detected when an alert for that patient fires between the episode's
+start and its end plus a grace period (a rule with persistence or an overdue-observation rule
+needs some time after the episode begins). Time to alert is measured from the episode's start
+to the first such firing. Firings outside every episode's window are the alert burden,
+reported per patient-day; they are not all false alarms, since the withdrawal course itself
+can cross thresholds.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from schemas import Alert
+from streams.ward.episodes import Episode
+
+GRACE = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class KindFigures:
+    """Detection figures for one episode kind."""
+
+    kind: str
+    episodes: int
+    detected: int
+    median_minutes_to_alert: float | None
+    max_minutes_to_alert: float | None
+
+    @property
+    def sensitivity(self) -> float | None:
+        """Share of episodes detected, or None when there were none."""
+        return self.detected / self.episodes if self.episodes else None
+
+
+@dataclass(frozen=True)
+class DetectionReport:
+    """Per kind figures and the alert burden outside episodes."""
+
+    by_kind: list[KindFigures]
+    alerts_outside_episodes: int
+    patient_days: float
+
+    @property
+    def alerts_per_patient_day(self) -> float:
+        """Firings outside any episode, per patient-day monitored."""
+        return self.alerts_outside_episodes / self.patient_days if self.patient_days else 0.0
+
+    def overall_sensitivity(self) -> float | None:
+        """Share of all episodes detected."""
+        total = sum(k.episodes for k in self.by_kind)
+        return sum(k.detected for k in self.by_kind) / total if total else None
+
+
+def score(
+    episodes: list[Episode],
+    alerts: list[Alert],
+    *,
+    patient_days: float,
+    grace: timedelta = GRACE,
+) -> DetectionReport:
+    """Match firings to episodes."""
+    firings: dict[str, list[datetime]] = defaultdict(list)
+    for alert in alerts:
+        if alert.state == "firing":
+            firings[alert.patient_id].append(alert.at)
+    for times in firings.values():
+        times.sort()
+    delays: dict[str, list[float]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    for episode in episodes:
+        counts[episode.kind] += 1
+        window_end = episode.end + grace
+        hits = [t for t in firings[episode.patient_id] if episode.start <= t <= window_end]
+        if hits:
+            delays[episode.kind].append((hits[0] - episode.start).total_seconds() / 60)
+    outside = 0
+    for patient_id, times in firings.items():
+        windows = [(e.start, e.end + grace) for e in episodes if e.patient_id == patient_id]
+        outside += sum(1 for t in times if not any(s <= t <= f for s, f in windows))
+    by_kind = [
+        KindFigures(
+            kind=kind,
+            episodes=counts[kind],
+            detected=len(delays[kind]),
+            median_minutes_to_alert=statistics.median(delays[kind]) if delays[kind] else None,
+            max_minutes_to_alert=max(delays[kind]) if delays[kind] else None,
+        )
+        for kind in sorted(counts)
+    ]
+    return DetectionReport(
+        by_kind=by_kind, alerts_outside_episodes=outside, patient_days=patient_days
+    )
