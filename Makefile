@@ -7,20 +7,25 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit integration bench clean
 
-install: $(STAMP) influxd
+install: $(STAMP) system-packages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
-# Debian's influxdb package (InfluxDB 1.6.7) is the embedded database.
-.PHONY: influxd
-influxd:
-	@command -v influxd >/dev/null 2>&1 || { \
-	  echo "installing Debian's influxdb package"; \
+# Debian's packages the project runs: influxdb (InfluxDB 1.6.7, the embedded database) and
+# chromium (renders the HTML report in a test). Installed only when missing.
+.PHONY: system-packages
+system-packages:
+	@missing=""; \
+	command -v influxd >/dev/null 2>&1 || missing="$$missing influxdb"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq influxdb >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 demo: install
 	$(BIN)/detoxmon demo $(DEMO_ARGS)
