@@ -54,6 +54,8 @@ def decode_object(raw: bytes) -> dict[str, object]:
         raise ContractError(
             "invalid_json", f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from exc
+    except RecursionError as exc:
+        raise ContractError("invalid_json", "nested too deeply to be an event") from exc
     if not isinstance(data, dict):
         raise ContractError("not_an_object", f"expected a JSON object, got {type(data).__name__}")
     return data

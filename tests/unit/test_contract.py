@@ -188,3 +188,9 @@ def test_an_old_reading_is_accepted_and_marked_late() -> None:
         json.dumps(message(observed_at="2026-11-20T07:00:00Z")).encode()
     )
     assert observation.late is True
+
+
+def test_deeply_nested_json_is_refused_not_crashed_on() -> None:
+    with pytest.raises(ContractError) as caught:
+        parse_observation(b"[" * 100_000)
+    assert caught.value.reason == "invalid_json"
