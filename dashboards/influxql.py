@@ -21,11 +21,21 @@ DATASOURCE_TYPE = "influxdb"
 
 ResultFormat = Literal["time_series", "table", "logs"]
 
+#: Keys of an annotation target (Grafana's InfluxQL annotation editor): which result columns
+#: become the event's text, tags (comma-separated column names), title and end time.
+_ANNOTATION_KEYS: dict[str, str] = {
+    "fromAnnotations": "from_annotations",
+    "textColumn": "text_column",
+    "tagsColumn": "tags_column",
+    "titleColumn": "title_column",
+    "timeEndColumn": "time_end_column",
+}
+
 #: Keys this model owns; anything else in a target (e.g. the visual editor's ``select``,
 #: ``groupBy`` or ``tags`` after someone edits a panel in Grafana) is kept in ``extra`` so a
 #: from_json/to_json round trip loses nothing.
 _KNOWN_KEYS = frozenset(
-    {"refId", "datasource", "query", "rawQuery", "resultFormat", "alias", "hide"}
+    {"refId", "datasource", "query", "rawQuery", "resultFormat", "alias", "hide", *_ANNOTATION_KEYS}
 )
 
 
@@ -39,6 +49,11 @@ class InfluxQLQuery(cogvariants.Dataquery):
     result_format: ResultFormat
     alias: str | None
     hide: bool | None
+    from_annotations: bool | None
+    text_column: str | None
+    tags_column: str | None
+    title_column: str | None
+    time_end_column: str | None
     extra: dict[str, Any]
 
     def __init__(
@@ -51,6 +66,11 @@ class InfluxQLQuery(cogvariants.Dataquery):
         result_format: ResultFormat = "time_series",
         alias: str | None = None,
         hide: bool | None = None,
+        from_annotations: bool | None = None,
+        text_column: str | None = None,
+        tags_column: str | None = None,
+        title_column: str | None = None,
+        time_end_column: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.query = query
@@ -60,6 +80,11 @@ class InfluxQLQuery(cogvariants.Dataquery):
         self.result_format = result_format
         self.alias = alias
         self.hide = hide
+        self.from_annotations = from_annotations
+        self.text_column = text_column
+        self.tags_column = tags_column
+        self.title_column = title_column
+        self.time_end_column = time_end_column
         self.extra = dict(extra or {})
 
     def to_json(self) -> dict[str, object]:
@@ -76,6 +101,10 @@ class InfluxQLQuery(cogvariants.Dataquery):
             payload["alias"] = self.alias
         if self.hide is not None:
             payload["hide"] = self.hide
+        for key, attribute in _ANNOTATION_KEYS.items():
+            value = getattr(self, attribute)
+            if value is not None:
+                payload[key] = value
         return payload
 
     @classmethod
@@ -90,6 +119,7 @@ class InfluxQLQuery(cogvariants.Dataquery):
             result_format=cast(ResultFormat, data.get("resultFormat", "time_series")),
             alias=data.get("alias"),
             hide=data.get("hide"),
+            **{attribute: data.get(key) for key, attribute in _ANNOTATION_KEYS.items()},
             extra={key: value for key, value in data.items() if key not in _KNOWN_KEYS},
         )
 
@@ -129,6 +159,31 @@ class InfluxQLQueryBuilder(cogbuilder.Builder[InfluxQLQuery]):
     def hide(self, hide: bool) -> Self:
         """Whether the target is disabled."""
         self._internal.hide = hide
+        return self
+
+    def annotation_columns(
+        self,
+        *,
+        text: str,
+        tags: tuple[str, ...] = (),
+        title: str | None = None,
+        time_end: str | None = None,
+    ) -> Self:
+        """Make this an annotation target: which result columns become text, tags, title, end.
+
+        Grafana's InfluxQL annotation editor stores these next to the query, with
+        ``fromAnnotations``; tags are a comma-separated list of column names.
+        """
+        self._internal.from_annotations = True
+        self._internal.text_column = text
+        self._internal.tags_column = ",".join(tags) if tags else None
+        self._internal.title_column = title
+        self._internal.time_end_column = time_end
+        return self
+
+    def option(self, key: str, value: Any) -> Self:
+        """Any other key Grafana stores on a target (e.g. ``intervalMs`` in an alert query)."""
+        self._internal.extra[key] = value
         return self
 
 
