@@ -57,21 +57,95 @@ class InfluxSettings(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     batch_size: int = Field(default=1000, ge=1, description="Points per write, at most.")
     flush_interval_s: float = Field(default=0.5, gt=0, description="Longest wait to fill a batch.")
+    gzip: bool = Field(default=False, description="Gzip write bodies (Content-Encoding: gzip).")
+    max_backoff_s: float = Field(
+        default=30.0, gt=0, description="Cap of the exponential backoff between write retries."
+    )
+    raw_retention: str = Field(
+        default="90d",
+        pattern=r"^([1-9][0-9]*[hdw]|INF)$",
+        description="How long raw points are kept (InfluxQL duration, at least 1h, or INF).",
+    )
+    rollup_retention: str = Field(
+        default="730d",
+        pattern=r"^([1-9][0-9]*[hdw]|INF)$",
+        description="How long the 1-minute and 1-hour vitals rollups are kept.",
+    )
+    rollup_retention_policy: str = Field(
+        default="rollups", description="v1: retention policy of the rollups (v2: DBRP mapping)."
+    )
+    rollup_bucket: str = Field(default="detoxmon_rollups", description="v2: bucket of rollups.")
+    heartbeat_interval_s: float = Field(
+        default=10.0, gt=0, description="Seconds between pipeline_health points of a worker."
+    )
+    worker_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$",
+        description="The worker tag of pipeline_health points; default hostname-pid.",
+    )
 
 
 class PagerSettings(BaseModel):
-    """Where pages go. Webhook receivers verify ``X-Detoxmon-Signature`` with the secret."""
+    """Where pages go and how hard the pager tries (``docs/paging.md``).
+
+    With ``routing_file`` the routing and rota come from that file; without it, every
+    transition goes to each of ``webhook_urls`` (signed with ``webhook_secret``). Each secret
+    may instead come from a file (``*_file``, e.g. a mounted Docker or Kubernetes secret).
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    webhook_urls: list[str] = Field(default_factory=list)
+    routing_file: Path | None = Field(
+        default=None, description="Routing and on-call rota (deploy/routing.yaml)."
+    )
+    webhook_urls: list[str] = Field(
+        default_factory=list, description="Without a routing file: webhooks paged for all."
+    )
     webhook_secret: SecretStr | None = None
-    timeout_s: float = Field(default=5.0, gt=0)
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue",
+        description="PagerDuty Events API v2 endpoint.",
+    )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signing secret of the PagerDuty v3 webhook subscription."
+    )
+    pagerduty_webhook_secret_file: Path | None = None
+    ack_tokens: list[SecretStr] = Field(
+        default_factory=list, description="Bearer tokens of staff apps allowed to acknowledge."
+    )
+    ack_tokens_file: Path | None = Field(default=None, description="One token per line.")
+    smtp_host: str | None = Field(default=None, description="Mail server for the email channel.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="STARTTLS upgrade, implicit TLS, or none (loopback)."
+    )
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle that signed the mail server's certificate."
+    )
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
+    smtp_from: str = Field(default="detoxmon@localhost", description="Sender address.")
+    timeout_s: float = Field(default=5.0, gt=0, description="One HTTP or SMTP attempt, at most.")
+    retry_attempts: int = Field(
+        default=4, ge=1, description="Attempts per channel and transition before falling back."
+    )
+    retry_budget_s: float = Field(
+        default=60.0, gt=0, description="Time per channel and transition before falling back."
+    )
+    initial_backoff_s: float = Field(default=0.5, gt=0, description="First retry delay.")
     max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the retry backoff.")
 
 
 class IngestSettings(BaseModel):
-    """How strictly arrival times are judged."""
+    """How strictly arrival times are judged, who may send, and where the ingest paths listen.
+
+    Gateways (ids, token hashes or token sources, scopes) come from a YAML file
+    (``gateways_file``) or the same document inline (``gateways``, e.g. from a ConfigMap);
+    ``deploy/gateways.example.yaml`` shows the format. MLLP has no authentication of its own,
+    so its listener binds to loopback unless told otherwise, and every message it receives is
+    scoped as coming from ``mllp_gateway``.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -80,6 +154,30 @@ class IngestSettings(BaseModel):
     )
     late_after_s: float = Field(
         default=600.0, gt=0, description="Older than this on arrival: accepted, marked late."
+    )
+    gateways_file: Path | None = Field(
+        default=None, description="YAML registry of gateways: ids, token hashes, scopes."
+    )
+    gateways: str | None = Field(
+        default=None, description="The gateway registry inline (YAML or JSON), not a file."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1,
+        description="Largest HTTP body or MLLP message accepted, bytes (HTTP 413 beyond).",
+    )
+    ack_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest wait for the broker to confirm a message before answering 503.",
+    )
+    mllp_bind: str = Field(
+        default="127.0.0.1",
+        description="MLLP listener address: loopback or a private network behind TLS.",
+    )
+    mllp_port: int = Field(default=0, ge=0, le=65535, description="MLLP port; 0: no listener.")
+    mllp_gateway: str | None = Field(
+        default=None, description="Gateway whose scope applies to MLLP messages (required)."
     )
 
 
@@ -112,6 +210,10 @@ class Settings(BaseSettings):
     pager: PagerSettings = Field(default_factory=PagerSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    rules_file: Path = Field(
+        default=Path(__file__).resolve().parents[1] / "deploy" / "rules" / "default.rules.yaml",
+        description="Alert rules (YAML); the worker refuses to start if it is invalid.",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -23,6 +23,11 @@ class DeadLetter(BaseModel):
     received_at: AwareDatetime
     partition: int | None = None
     offset: int | None = None
+    content_type: str | None = Field(
+        default=None,
+        description="The message's content type (HTTP Content-Type, Kafka 'content-type' "
+        "header), so a replay is converted as the original was; None: native JSON.",
+    )
 
     @classmethod
     def of(
@@ -36,6 +41,7 @@ class DeadLetter(BaseModel):
         received_at: AwareDatetime,
         partition: int | None = None,
         offset: int | None = None,
+        content_type: str | None = None,
     ) -> DeadLetter:
         """Build a record from the raw message."""
         return cls(
@@ -47,6 +53,7 @@ class DeadLetter(BaseModel):
             received_at=received_at,
             partition=partition,
             offset=offset,
+            content_type=content_type,
         )
 
     def original(self) -> bytes:
