@@ -16,6 +16,7 @@ from schemas.acks import AlertAcknowledgement
 from schemas.alerts import Alert
 from schemas.deadletter import DeadLetter
 from schemas.events import EVENT_MODELS
+from schemas.pager_audit import PagerAudit
 from schemas.state import PatientSnapshot
 
 #: Where the committed schemas live.
@@ -26,6 +27,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "alert": Alert,
     "alert_ack": AlertAcknowledgement,
     "dead_letter": DeadLetter,
+    "pager_audit": PagerAudit,
     "patient_snapshot": PatientSnapshot,
 }
 

@@ -1,107 +1,84 @@
-"""Agent: deliver each alert transition to the log and to every configured webhook.
+"""Agent: page each alert transition to the people the routing names, once, in order.
 
-A transition is delivered once: its id is recorded in a table after delivery and checked
-before it, so redelivery after a restart or rebalance pages nobody twice (receivers also get
-the id as ``Idempotency-Key`` for the narrow window between delivery and the record). A
-receiver that is down is retried with exponential backoff and jitter, honouring Retry-After,
-until it answers; the event is acknowledged only after that, so an outage delays pages and
-never loses them.
+For each transition on the alerts topic (keyed by patient, so one alert's transitions arrive
+in order on one partition, and are handled one at a time): log it, keep the alert's record
+(for acknowledgements and follow-up transitions), plan the targets from the routing, deliver
+(:mod:`agents.pager.delivery`: retries, fallback, dedup, audit), then acknowledge the event.
+A transition is acknowledged only after every target is served, so a crash or a rebalance
+redelivers it and the delivered-pages table skips whoever was already paged.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import aiohttp
 import faust
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exponential_jitter
 
-from agents.app import alerts_topic, app, delivered_pages_table, settings
-from agents.contract import ContractError
+from agents.app import alerts_topic, app
+from agents.contract import ContractError, describe
 from agents.deadletter import dead_letter
-from agents.pager.webhook import DeliveryError, post_webhook
+from agents.pager import startup, web  # noqa: F401  (registers the HTTP endpoints)
+from agents.pager.channels import log_transition
+from agents.pager.delivery import Deliverer
+from agents.pager.state import AlertRecord, audit_topic, delivered_table, get_record, put_record
 from agents.streaming import manual_ack
 from schemas import Alert
+from schemas.pager_audit import PagerAudit
 
 log = logging.getLogger(__name__)
 
-
-def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, DeliveryError) and exc.retryable
+startup.install()
 
 
-def _wait_factory(max_backoff_s: float) -> _Wait:
-    return _Wait(max_backoff_s)
+async def publish_audit(record: PagerAudit) -> None:
+    """Send an audit record to the pager-audit topic, keyed by patient."""
+    await audit_topic.send(key=record.patient_id.encode(), value=record.model_dump_json().encode())
 
 
-class _Wait:
-    def __init__(self, max_backoff_s: float) -> None:
-        self._backoff = wait_exponential_jitter(initial=0.5, max=max_backoff_s, jitter=0.5)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, DeliveryError) and exc.retry_after is not None:
-            return exc.retry_after
-        return float(self._backoff(state))
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    log.warning("page delivery failed (attempt %d), retrying: %s", state.attempt_number, exc)
-
-
-async def deliver(session: aiohttp.ClientSession, alert: Alert, body: bytes) -> None:
-    """Deliver one transition to every webhook, retrying each until it succeeds."""
-    secret = settings.pager.webhook_secret
-    secret_bytes = secret.get_secret_value().encode() if secret is not None else None
-    for url in settings.pager.webhook_urls:
-        try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_is_retryable),
-                wait=_wait_factory(settings.pager.max_backoff_s),
-                before_sleep=_log_retry,
-                reraise=True,
-            ):
-                with attempt:
-                    await post_webhook(
-                        session,
-                        url,
-                        body,
-                        idempotency_key=str(alert.transition_id),
-                        secret=secret_bytes,
-                        timeout_s=settings.pager.timeout_s,
-                    )
-        except DeliveryError as error:
-            log.error("webhook refused page transition=%s: %s", alert.transition_id, error)
+def _record_for(alert: Alert) -> AlertRecord:
+    known = get_record(alert.alert_id)
+    if known is not None:
+        return known.updated(alert)
+    return AlertRecord(
+        alert_id=alert.alert_id,
+        patient_id=alert.patient_id,
+        ward=alert.ward,
+        rule_id=alert.rule_id,
+        priority=alert.priority,
+        state=alert.state,
+        sequence=alert.sequence,
+        first_paged_at=datetime.now(UTC),
+    )
 
 
 @app.agent(alerts_topic)
 async def notify_pager(stream: faust.StreamT[bytes]) -> None:
-    """Page each alert transition once."""
+    """Deliver every alert transition to its targets."""
+    runtime = startup.current_runtime()
     manual = manual_ack(stream)
     async with aiohttp.ClientSession() as session:
+        deliverer = Deliverer(
+            runtime.channels(session),
+            delivered=delivered_table,
+            audit=publish_audit,
+            policy=runtime.policy,
+        )
         async for event in manual.events():
             try:
                 alert = Alert.model_validate_json(event.value)
             except ValidationError as exc:
-                await dead_letter(
-                    event, ContractError("schema_violation", str(exc).splitlines()[0])
-                )
+                await dead_letter(event, ContractError("schema_violation", describe(exc)))
                 await manual.ack(event)
                 continue
-            key = str(alert.transition_id)
-            if not delivered_pages_table[key]:
-                log.info(
-                    "PAGE %s %s priority=%s patient=%s rule=%s value=%s%s",
-                    alert.state.upper(),
-                    alert.summary,
-                    alert.priority,
-                    alert.patient_id,
-                    alert.rule_id,
-                    alert.evidence.value,
-                    alert.evidence.unit,
-                )
-                await deliver(session, alert, event.value)
-                delivered_pages_table[key] = True
+            log_transition(alert)
+            record = _record_for(alert)
+            put_record(record)
+            targets = runtime.routing.plan(alert, record.carrier_list())
+            carriers = await deliverer.deliver(
+                alert, event.value, targets, published_at=event.message.timestamp
+            )
+            put_record(record.reached(carriers))
             await manual.ack(event)

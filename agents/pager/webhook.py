@@ -17,14 +17,10 @@ import time
 
 import aiohttp
 
+from agents.pager.errors import DeliveryError
+from agents.retry import parse_retry_after
 
-class DeliveryError(Exception):
-    """A delivery failed; ``retryable`` says whether trying again may succeed."""
-
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
+__all__ = ["DeliveryError", "post_webhook", "sign", "verify"]
 
 
 def sign(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -75,12 +71,11 @@ async def post_webhook(
         ) as response:
             if 200 <= response.status < 300:
                 return
-            retry_after = response.headers.get("Retry-After")
             retryable = response.status == 429 or response.status >= 500
             raise DeliveryError(
                 f"webhook answered {response.status}",
                 retryable=retryable,
-                retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise DeliveryError(f"webhook unreachable: {exc!r}", retryable=True) from exc
