@@ -8,9 +8,8 @@ import click
 from faust.cli import option
 from faust.cli.base import cli
 
-from agents.app import app, settings
+from agents.app import app
 from agents.demo import run_demo
-from agents.influx.setup import setup_storage
 
 
 @app.command(
@@ -39,17 +38,6 @@ async def demo(
 
 
 @cli.group()
-def influx() -> None:
-    """InfluxDB administration."""
-
-
-@influx.command()
-def setup() -> None:
-    """Create the database (v1) or bucket (v2), idempotently."""
-    click.echo(f"ensured {setup_storage(settings.influx)}")
-
-
-@cli.group()
 def grafana() -> None:
     """Grafana dashboards and provisioning, generated from code."""
 
@@ -63,6 +51,53 @@ def export_command(directory: Path) -> None:
 
     for path in export_tree(directory):
         click.echo(path)
+
+
+@grafana.command(name="provision")
+@click.option("--url", required=True, envvar="DETOXMON_GRAFANA_URL", help="Grafana's base URL.")
+@click.option(
+    "--token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="File holding the API token (default: $DETOXMON_GRAFANA_TOKEN).",
+)
+@click.option(
+    "--influx-api-version",
+    type=click.Choice(["1", "2"]),
+    default="1",
+    show_default=True,
+    envvar="DETOXMON_INFLUX__API_VERSION",
+    help="Which InfluxDB datasource the rules query and the dashboards default to.",
+)
+@click.option(
+    "--allow-ui-edits",
+    is_flag=True,
+    help="Send X-Disable-Provenance so alerting resources stay editable in Grafana's UI.",
+)
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds per request.")
+def provision_command(
+    url: str,
+    token_file: Path | None,
+    influx_api_version: str,
+    allow_ui_edits: bool,
+    timeout: float,
+) -> None:
+    """Upsert folder, datasources, dashboards and alerting through Grafana's HTTP API."""
+    from dashboards.common import DATASOURCE_BY_API_VERSION
+    from dashboards.provision import ProvisionError, provision, summary
+
+    try:
+        actions = provision(
+            url,
+            token_file=token_file,
+            datasource_uid=DATASOURCE_BY_API_VERSION[int(influx_api_version)],
+            disable_provenance=allow_ui_edits,
+            timeout_s=timeout,
+        )
+    except ProvisionError as exc:
+        raise click.ClickException(str(exc)) from None
+    for action in actions:
+        click.echo(action)
+    click.echo(summary(actions))
 
 
 @cli.group()
