@@ -45,6 +45,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_partitions=settings.kafka.topic_partitions,
         topic_replication_factor=settings.kafka.replication_factor,
         consumer_auto_offset_reset="earliest",
+        # Every agent is idempotent (deterministic ids, dedup tables, points keyed by event
+        # time), so a stop or rebalance need not wait for an event in progress: it is
+        # reprocessed. Waiting made a stop during an InfluxDB outage hang until SIGKILL.
+        stream_wait_empty=False,
         producer_acks=-1,
         web_bind=settings.web.bind,
         web_host=settings.web.bind,
@@ -77,11 +81,3 @@ readings_topic = _raw_topic(topics.READINGS)
 observations_topic = _raw_topic(topics.OBSERVATIONS)
 alerts_topic = _raw_topic(topics.ALERTS)
 dead_letter_topic = _raw_topic(topics.DEAD_LETTER)
-
-#: Active alerts per patient: ``{rule_id: ActiveAlert as JSON}``. Keyed by patient id and fed
-#: by the observations topic, which is keyed the same way (co-partitioned).
-active_alerts_table = app.Table("active-alerts", default=dict, key_type=str, value_type=dict)
-
-#: Alert transitions already delivered by the pager, by transition id, so a redelivered
-#: alert (restart, rebalance, replay) pages nobody twice.
-delivered_pages_table = app.Table("delivered-pages", default=bool, key_type=str, value_type=bool)

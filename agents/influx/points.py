@@ -23,7 +23,23 @@ from datetime import UTC, datetime, timedelta
 from influxdb_client.client.write.point import Point
 from influxdb_client.domain.write_precision import WritePrecision
 
-from schemas import Alert, DeadLetter, VitalSignsObservation
+from agents.influx.event_points import (
+    assessment_point,
+    clinical_event_point,
+    dose_point,
+    enrolment_point,
+)
+from schemas import (
+    Alert,
+    CheckIn,
+    CiwaBAssessment,
+    ClinicalEvent,
+    DeadLetter,
+    Discharge,
+    DoseAdministration,
+    Enrolment,
+    VitalSignsObservation,
+)
 
 UNKNOWN_WARD = "unknown"
 
@@ -162,4 +178,10 @@ def _vital_signs(data: Mapping[str, object]) -> str:
 #: missing here is not stored (yet); see the module docstring.
 POINTS_BY_KIND: dict[str, Callable[[Mapping[str, object]], str]] = {
     "vital_signs": _vital_signs,
+    "dose": lambda data: dose_point(DoseAdministration.model_validate(data)),
+    "clinical_event": lambda data: clinical_event_point(ClinicalEvent.model_validate(data)),
+    "ciwa_b": lambda data: assessment_point(CiwaBAssessment.model_validate(data)),
+    "check_in": lambda data: assessment_point(CheckIn.model_validate(data)),
+    "enrolment": lambda data: enrolment_point(Enrolment.model_validate(data)),
+    "discharge": lambda data: enrolment_point(Discharge.model_validate(data)),
 }

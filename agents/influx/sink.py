@@ -45,9 +45,9 @@ Events whose ``kind`` has no measurement yet (see :data:`agents.influx.points.PO
 are acknowledged without a point. The dead-letter agent never dead-letters: a ``deadletters``
 point InfluxDB refuses is logged, and the dead letter itself stays on its topic.
 
-A rebalance waits for in-flight events to be acknowledged (Faust's ``stream_wait_empty``), so
-during an outage a rebalance waits for InfluxDB too; acknowledging unwritten events to let it
-proceed would lose them.
+A stop or rebalance does not wait for a batch being retried (``stream_wait_empty`` is off in
+:mod:`agents.app`): its events stay unacknowledged and are redelivered, never acknowledged
+unwritten.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from pydantic import ValidationError
 from agents.app import app, dead_letter_topic, settings
 from agents.contract import ContractError
 from agents.deadletter import dead_letter
+from agents.influx.event_points import snapshot_points
 from agents.influx.metrics import SINK_METRICS, SinkMetrics
 from agents.influx.points import (
     POINTS_BY_KIND,
@@ -82,9 +83,11 @@ from agents.influx.writer import (
     InfluxWriter,
     create_writer,
 )
+from agents.pager.audit import audit_point
 from agents.retry import retrying
 from agents.streaming import event_batches
-from schemas import Alert, DeadLetter
+from schemas import Alert, DeadLetter, PatientSnapshot
+from schemas.pager_audit import PagerAudit
 from streams import topics
 
 log = logging.getLogger(__name__)
@@ -338,7 +341,7 @@ class BatchSink:
 
 
 def line_for(topic: str, value: bytes) -> str | None:
-    """The line for one message of the observations or alerts topic (None: not stored).
+    """The line(s) for one message of a stored topic (None: a kind with no measurement).
 
     Raises:
         ContractError: the message is not a valid alert or observation.
@@ -346,6 +349,10 @@ def line_for(topic: str, value: bytes) -> str | None:
     try:
         if topic == topics.ALERTS:
             return alert_point(Alert.model_validate_json(value))
+        if topic == topics.SNAPSHOTS:
+            return "\n".join(snapshot_points(PatientSnapshot.model_validate_json(value)))
+        if topic == topics.PAGER_AUDIT:
+            return audit_point(PagerAudit.model_validate_json(value))
         data = json.loads(value)
     except ValidationError as exc:
         raise ContractError("schema_violation", str(exc).splitlines()[0]) from exc
@@ -462,6 +469,8 @@ async def run_sink(
     app.topic(
         topics.OBSERVATIONS,
         topics.ALERTS,
+        topics.SNAPSHOTS,
+        topics.PAGER_AUDIT,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -469,7 +478,7 @@ async def run_sink(
     )
 )
 async def write_points(stream: faust.StreamT[bytes]) -> None:
-    """Write observations and alert transitions as ``vitals`` and ``alerts`` points."""
+    """Write inbound events, alert transitions, patient snapshots and pager audit records."""
     await run_sink(
         stream, encode=_event_line, on_invalid=dead_letter, on_refused=dead_letter_refused
     )
