@@ -1,29 +1,41 @@
-"""Single-vital threshold rules with hysteresis: fire once on crossing, resolve on recovery.
+"""A rule's threshold as other components draw it, and the single-reading pulse check.
 
-One alert per patient and rule: while it is active, further high readings raise nothing, so a
-nurse gets one page, not one per reading. It resolves only when the value falls below the
-resolve level (the threshold minus the hysteresis), so a pulse hovering at the threshold does
-not page again and again.
+:data:`PULSE_HIGH` is the ``pulse_high`` rule of the default rules file seen as a plain
+threshold (vital, direction, threshold, hysteresis, unit, priority), so the Grafana threshold
+line is drawn exactly where the pager fires, read from the same file.
+
+:func:`evaluate_thresholds` applies such thresholds to one observation at a time with no
+persistence and no patient state beyond the active alerts. It is kept for the storage and
+dashboard tests that build alert points from readings; the pipeline itself uses
+:func:`agents.engine.evaluate`.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from agents.engine.lifecycle import ALERT_NAMESPACE, transition_id_for
+from agents.engine.loader import default_rules
+from agents.engine.rules import (
+    MEASURE_UNITS,
+    Op,
+    RuleSet,
+    ThresholdRule,
+    compare,
+    is_upward,
+    relaxed,
+)
 from schemas import Alert, AlertEvidence, Priority, VitalSignsObservation
 
-#: Namespace for deterministic alert and transition ids (uuid5): a replay of the same
-#: readings yields the same ids, which the pager uses to deduplicate.
-ALERT_NAMESPACE = uuid.UUID("5b0a1f9e-6a43-4f2c-9d3e-0c1d2e3f4a5b")
 
-
-class ThresholdRule(BaseModel):
-    """Fire when ``vital`` is at or above (``direction='above'``) or at or below a threshold."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True)
+class ThresholdView:
+    """One threshold rule as a line on a chart: fires past ``threshold``, resolves past
+    ``threshold`` minus (or plus) ``hysteresis``."""
 
     rule_id: str
     vital: str
@@ -34,10 +46,11 @@ class ThresholdRule(BaseModel):
     priority: Priority
     source: str
     summary: str
+    op: Op = ">="
 
     def crossed(self, value: float) -> bool:
-        """Whether ``value`` is past the threshold."""
-        return value >= self.threshold if self.direction == "above" else value <= self.threshold
+        """Whether ``value`` is past the threshold (by the rule's own comparison)."""
+        return compare(value, self.op, self.threshold)
 
     def recovered(self, value: float) -> bool:
         """Whether ``value`` is back inside the threshold by at least the hysteresis."""
@@ -46,8 +59,54 @@ class ThresholdRule(BaseModel):
         return value > self.threshold + self.hysteresis
 
 
+_NAMES = {
+    "heart_rate": "Pulse",
+    "systolic_bp": "Systolic",
+    "diastolic_bp": "Diastolic",
+    "temperature": "Temperature",
+    "spo2": "SpO2",
+    "respiratory_rate": "Respiratory rate",
+}
+_OP_WORDS = {">": "above", ">=": "at or above", "<": "below", "<=": "at or below"}
+_UNIT_TEXT = {"/min": "/min", "mm[Hg]": " mmHg", "Cel": " Cel", "%": "%"}
+
+
+def threshold_view(rules: RuleSet, rule_id: str) -> ThresholdView:
+    """The threshold rule ``rule_id`` of ``rules`` as a :class:`ThresholdView`.
+
+    Raises:
+        KeyError: no such rule.
+        TypeError: the rule is not a threshold rule on a vital sign.
+    """
+    rule = rules.rule(rule_id)
+    if not isinstance(rule, ThresholdRule) or rule.measure in ("news2", "ciwa_b"):
+        raise TypeError(f"rule {rule_id!r} is not a threshold rule on a vital sign")
+    resolve_at = relaxed(rule.op, rule.threshold, rule.hysteresis)
+    return ThresholdView(
+        rule_id=rule.id,
+        vital=rule.measure,
+        unit=MEASURE_UNITS[rule.measure],
+        direction="above" if is_upward(rule.op) else "below",
+        threshold=rule.threshold,
+        hysteresis=abs(rule.threshold - resolve_at),
+        priority=rule.priority,
+        source=rules.source_text(rule.source),
+        summary=f"{_NAMES[rule.measure]} {_OP_WORDS[rule.op]} {rule.threshold:g}"
+        f"{_UNIT_TEXT[MEASURE_UNITS[rule.measure]]}",
+        op=rule.op,
+    )
+
+
+#: The default ``pulse_high`` rule (CAMH [R21]; NEWS2 [R1]): 120/min, medium, resolves below
+#: 110/min. Read from ``deploy/rules/default.rules.yaml``.
+PULSE_HIGH = threshold_view(default_rules(), "pulse_high")
+
+#: Rules :func:`evaluate_thresholds` applies by default.
+DEFAULT_RULES: tuple[ThresholdView, ...] = (PULSE_HIGH,)
+
+
 class ActiveAlert(BaseModel):
-    """What the patient state keeps of an alert that is firing."""
+    """What :func:`evaluate_thresholds` keeps of an alert that is firing."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -55,26 +114,8 @@ class ActiveAlert(BaseModel):
     fired_at: AwareDatetime
 
 
-#: Pulse at or above 120/min. Source: CAMH transfers on a persistent heart rate above 120
-#: (clinical.md section 6, [R21]); NEWS2 scores 111-130 as 2 ([R1]). Priority medium
-#: (prompt response) after IEC 60601-1-8; resolves below 110/min (NEWS2's 91-110 band).
-PULSE_HIGH = ThresholdRule(
-    rule_id="pulse_high",
-    vital="heart_rate",
-    unit="/min",
-    direction="above",
-    threshold=120,
-    hysteresis=10,
-    priority="medium",
-    source="CAMH alcohol-withdrawal transfer criterion (HR > 120); NEWS2 (RCP 2017) pulse band",
-    summary="Pulse at or above 120/min",
-)
-
-DEFAULT_RULES: tuple[ThresholdRule, ...] = (PULSE_HIGH,)
-
-
 def _transition(
-    rule: ThresholdRule,
+    rule: ThresholdView,
     observation: VitalSignsObservation,
     *,
     alert_id: uuid.UUID,
@@ -82,10 +123,9 @@ def _transition(
     value: float,
 ) -> Alert:
     sequence = 0 if state == "firing" else 1
-    transition_id = uuid.uuid5(ALERT_NAMESPACE, f"{alert_id}:{sequence}:{state}")
     return Alert(
         alert_id=alert_id,
-        transition_id=transition_id,
+        transition_id=transition_id_for(alert_id, sequence),
         sequence=sequence,
         patient_id=observation.patient_id,
         ward=observation.ward,
@@ -110,17 +150,17 @@ def _transition(
 def evaluate_thresholds(
     active: dict[str, ActiveAlert],
     observation: VitalSignsObservation,
-    rules: tuple[ThresholdRule, ...] = DEFAULT_RULES,
+    rules: tuple[ThresholdView, ...] = DEFAULT_RULES,
 ) -> tuple[dict[str, ActiveAlert], list[Alert]]:
-    """Apply ``rules`` to one observation.
+    """Apply ``rules`` to one observation: fire on crossing, resolve past the hysteresis.
 
     Args:
-        active: the patient's active alerts by rule id (not modified).
+        active: active alerts by rule id (not modified).
         observation: the reading, already validated.
-        rules: the rules to apply. Defaults to :data:`DEFAULT_RULES`.
+        rules: the thresholds to apply. Defaults to :data:`DEFAULT_RULES`.
 
     Returns:
-        The new active alerts by rule id, and the transitions to publish.
+        The new active alerts by rule id, and the transitions.
     """
     updated = dict(active)
     transitions: list[Alert] = []

@@ -1,4 +1,6 @@
-"""The pulse rule: fire once on crossing, stay quiet while active, resolve with hysteresis."""
+"""The pulse rule as other components see it (``PULSE_HIGH``, read from the default rules file)
+and the single-reading threshold check: fire once on crossing, stay quiet while active,
+resolve with hysteresis."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.engine import PULSE_HIGH, ActiveAlert, evaluate_thresholds
+from agents.engine import PULSE_HIGH, ActiveAlert, default_rules, evaluate_thresholds
+from agents.engine.rules import ThresholdRule
 from schemas import Alert, VitalSignsObservation
 
 START = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -41,6 +44,21 @@ def test_the_threshold_and_its_source_are_the_documented_ones() -> None:
     assert PULSE_HIGH.threshold == 120
     assert PULSE_HIGH.direction == "above"
     assert "CAMH" in PULSE_HIGH.source
+
+
+def test_pulse_high_is_read_from_the_default_rules_file() -> None:
+    rule = default_rules().rule("pulse_high")
+    assert isinstance(rule, ThresholdRule)
+    assert (PULSE_HIGH.rule_id, PULSE_HIGH.vital, PULSE_HIGH.unit) == (
+        "pulse_high",
+        rule.measure,
+        "/min",
+    )
+    assert (PULSE_HIGH.threshold, PULSE_HIGH.hysteresis, PULSE_HIGH.priority) == (
+        rule.threshold,
+        rule.hysteresis,
+        rule.priority,
+    )
 
 
 def test_below_the_threshold_nothing_fires() -> None:
