@@ -205,12 +205,11 @@ async def test_a_worker_stopped_mid_retry_leaves_its_events_to_the_next_worker(
     await gateway.run(count=12)
     await eventually(lambda: len(retries(worker)), lambda n: n >= before + 2, timeout_s=30)
 
-    # SIGTERM while the sink retries. The sink abandons its batch unacknowledged at once, but
-    # Faust's graceful stop also waits for that batch's messages, which the rule engine's idle
-    # loop still references, so the stop may end in SIGKILL: either way nothing is acknowledged.
+    # SIGTERM while the sink retries. Faust cancels the agents at once (stream_wait_empty is
+    # off), or the sink notices the stop first and logs "worker stopping"; which one wins is
+    # timing. Either way the batch stays unacknowledged, which is what is checked below.
     returncode = await asyncio.to_thread(worker.process.stop, timeout_s=3)
-    assert returncode in (0, -9)
-    assert "worker stopping: " in worker.process.log_path.read_text()
+    assert returncode in (0, -9, -15)
     await asyncio.to_thread(stack.influx.start)
     assert stored(stack, "pt-handover") == []  # the stopped worker wrote none of them
 
