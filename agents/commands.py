@@ -22,10 +22,11 @@ from agents.demo import run_demo
         help="Real seconds per 15 simulated minutes.",
     ),
     option("--seed", default=7, show_default=True, help="Simulator seed."),
-    option("--workdir", default=".demo", show_default=True, help="Where data and logs go."),
+    # Not --workdir: Faust's own root option of that name is read from anywhere on the line.
+    option("--data-dir", default=".demo", show_default=True, help="Where data and logs go."),
 )
 async def demo(
-    self: object, patients: int, minutes: float, step_seconds: float, seed: int, workdir: str
+    self: object, patients: int, minutes: float, step_seconds: float, seed: int, data_dir: str
 ) -> None:
     """Run the pipeline on embedded services with a simulated ward, printing pages."""
     await run_demo(
@@ -33,7 +34,7 @@ async def demo(
         minutes=minutes,
         step_seconds=step_seconds,
         seed=seed,
-        workdir=Path(workdir).resolve(),
+        workdir=Path(data_dir).resolve(),
     )
 
 

@@ -12,9 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import ValidationError
 
 from schemas import EVENT_MODELS, INBOUND_EVENT, InboundEvent, VitalSignsObservation
-
-#: Fields only the pipeline may set.
-RESERVED_FIELDS = ("received_at", "late")
+from schemas.common import RESERVED_FIELDS
 
 #: A reading may be stamped this far in the future (device clocks drift); beyond it, refused.
 DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=5)

@@ -31,12 +31,22 @@ STEP = timedelta(minutes=15)
 MALFORMED_EVERY = 97
 
 
+#: Terminal colours per transition: red to act on, yellow reminders, cyan taken, green over.
+_STATE_COLOURS = {
+    "firing": "\033[31m",
+    "escalated": "\033[31;1m",
+    "renotified": "\033[33m",
+    "acknowledged": "\033[36m",
+    "resolved": "\033[32m",
+}
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
 async def _print_page(alert: Alert) -> None:
-    colour = "\033[31m" if alert.state == "firing" else "\033[32m"
+    colour = _STATE_COLOURS.get(alert.state, "")
     _say(
         f"{colour}PAGE {alert.state.upper():8}\033[0m {alert.at:%a %H:%M} {alert.patient_id} "
         f"{alert.summary} ({alert.evidence.value or 0:g} {alert.evidence.unit or ''}, "
@@ -50,6 +60,17 @@ def _count(influx: InfluxSettings, statement: str) -> int:
         for series in item.get("series", []):
             return int(series["values"][0][1])
     return 0
+
+
+async def _wait_for_storage(influx: InfluxSettings, sent: int, *, timeout_s: float) -> None:
+    """Let the worker catch up: wait until InfluxDB holds every reading sent, or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stored = await asyncio.to_thread(_count, influx, 'SELECT count("heart_rate") FROM "vitals"')
+        if stored >= sent:
+            break
+        await asyncio.sleep(1)
+    await asyncio.sleep(2)  # the last pages
 
 
 async def run_demo(
@@ -105,7 +126,7 @@ async def run_demo(
                     malformed += 1
                 await producer.send_observation(observation)
                 sent += 1
-        await asyncio.sleep(3)  # let the last pages arrive
+        await _wait_for_storage(InfluxSettings(url=stack.influx.url), sent, timeout_s=60)
     finally:
         await receiver.stop()
         if worker is not None:

@@ -54,6 +54,10 @@ Source = Literal[
 ]
 
 
+#: Fields only the pipeline may set; a sender that sets them is refused.
+RESERVED_FIELDS: tuple[str, ...] = ("received_at", "late")
+
+
 class EventBase(BaseModel):
     """Fields every inbound event carries.
 

@@ -11,8 +11,14 @@ from typing import Self
 
 from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 
-from schemas import VitalSignsObservation
+from schemas import EventBase, VitalSignsObservation
+from schemas.common import RESERVED_FIELDS
 from streams import topics
+
+
+def wire_bytes(event: EventBase) -> bytes:
+    """An event as a gateway sends it: without the fields only the pipeline may set."""
+    return event.model_dump_json(exclude=set(RESERVED_FIELDS)).encode()
 
 
 def bootstrap_servers(broker_url: str) -> list[str]:
@@ -58,7 +64,7 @@ class GatewayProducer:
 
     async def send_observation(self, observation: VitalSignsObservation) -> None:
         """Publish one observation and wait until the broker has it."""
-        await self.send_raw(observation.patient_id.encode(), observation.model_dump_json().encode())
+        await self.send_raw(observation.patient_id.encode(), wire_bytes(observation))
 
     async def send_raw(self, key: bytes | None, value: bytes) -> None:
         """Publish bytes as they are (for tests of the dead-letter path, and replays)."""
