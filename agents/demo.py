@@ -110,9 +110,11 @@ async def run_demo(
             f"{STEP.seconds // 60} simulated minutes every {step_seconds:g} s, for {minutes:g} min"
         )
         ward = make_patients(patients, seed=seed)
-        start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=12)
         deadline = time.monotonic() + minutes * 60
         steps = max(1, int(minutes * 60 / step_seconds))
+        # Accelerated time that ends now: readings are never from the future (the pipeline
+        # refuses those), and are marked late, as the replayed history they are.
+        start = datetime.now(UTC).replace(second=0, microsecond=0) - STEP * steps
         async with GatewayProducer(stack.broker.url) as producer:
             for index, observation in enumerate(
                 observations(ward, start=start, interval=STEP, steps=steps, seed=seed)
