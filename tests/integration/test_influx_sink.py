@@ -181,14 +181,15 @@ async def test_refused_lines_are_isolated_and_the_rest_of_the_batch_is_written(
     assert count(influx, "SELECT count(heart_rate) FROM vitals WHERE patient_id = 'pt-mixed'") == 3
 
 
-async def test_invalid_messages_are_handed_on_and_kinds_without_a_measurement_skipped(
+async def test_invalid_messages_are_handed_on_and_unknown_kinds_skipped(
     influx: InfluxSettings,
 ) -> None:
     good = event(reading("pt-kinds", 0, 66))
     broken = event(b'{"heart_rate": 1')
-    not_stored_yet = event(json.dumps({"kind": "ciwa_b", "patient_id": "pt-kinds"}).encode())
+    incomplete = event(json.dumps({"kind": "ciwa_b", "patient_id": "pt-kinds"}).encode())
+    unknown_kind = event(json.dumps({"kind": "blood_gas", "patient_id": "pt-kinds"}).encode())
     bad_alert = event(b"{}", topic=topics.ALERTS)
-    events = [good, broken, not_stored_yet, bad_alert]
+    events = [good, broken, incomplete, unknown_kind, bad_alert]
     recorder = Recorder()
     writer = V1Writer(influx)
     try:
@@ -197,6 +198,7 @@ async def test_invalid_messages_are_handed_on_and_kinds_without_a_measurement_sk
         await writer.close()
     assert [(e, err.reason) for e, err in recorder.invalid] == [
         (broken, "invalid_json"),
+        (incomplete, "schema_violation"),
         (bad_alert, "schema_violation"),
     ]
     assert recorder.refused == []
