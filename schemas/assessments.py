@@ -104,6 +104,20 @@ class CiwaBAssessment(EventBase):
         return {**data, "total": computed, "band": band}
 
 
+#: The check-in's questions (``wants_callback`` is a request, not an answer).
+CHECK_IN_QUESTIONS: tuple[str, ...] = (
+    "anxiety",
+    "sleep_hours",
+    "tremor",
+    "sweating",
+    "palpitations",
+    "nausea_or_vomiting",
+    "hallucinations",
+    "seizure_like_episode",
+    "took_doses_as_prescribed",
+)
+
+
 class CheckIn(EventBase):
     """A patient-reported check-in from a telehealth app (daily, and after each taper step)."""
 
@@ -125,19 +139,7 @@ class CheckIn(EventBase):
 
     @model_validator(mode="after")
     def _something_reported(self) -> Self:
-        answered = self.model_dump(
-            include={
-                "anxiety",
-                "sleep_hours",
-                "tremor",
-                "sweating",
-                "palpitations",
-                "nausea_or_vomiting",
-                "hallucinations",
-                "seizure_like_episode",
-                "took_doses_as_prescribed",
-            }
-        )
+        answered = self.model_dump(include=set(CHECK_IN_QUESTIONS))
         if all(value is None for value in answered.values()) and not self.wants_callback:
             raise ValueError("a check-in must answer at least one question")
         return self

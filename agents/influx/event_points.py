@@ -39,6 +39,7 @@ from schemas import (
     Enrolment,
     PatientSnapshot,
 )
+from schemas.assessments import CHECK_IN_QUESTIONS
 
 UNKNOWN = "unknown"
 
@@ -112,19 +113,8 @@ def assessment_point(assessment: CiwaBAssessment | CheckIn) -> str:
     if isinstance(assessment, CiwaBAssessment):
         _fields(point, {"total": assessment.total, "band": assessment.band})
     else:
-        answers = assessment.model_dump(
-            include={
-                "anxiety",
-                "tremor",
-                "sweating",
-                "palpitations",
-                "nausea_or_vomiting",
-                "hallucinations",
-                "seizure_like_episode",
-                "took_doses_as_prescribed",
-                "wants_callback",
-            }
-        )
+        questions = set(CHECK_IN_QUESTIONS) - {"sleep_hours"} | {"wants_callback"}
+        answers = assessment.model_dump(include=questions)
         sleep = float(assessment.sleep_hours) if assessment.sleep_hours is not None else None
         _fields(point, {**answers, "sleep_hours": sleep})
     return str(point.to_line_protocol())
