@@ -40,5 +40,10 @@ typecheck: $(STAMP)
 test: install lint typecheck
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# Throughput, latency and memory against the framework's ceiling and a naive pipeline
+# (about 14 minutes on 2 cores; docs/performance.md). BENCH_ARGS="--duration 10" for less.
+bench: install
+	$(BIN)/detoxmon bench --out bench-results.json $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
