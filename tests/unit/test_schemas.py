@@ -198,3 +198,16 @@ def test_sedation_score_belongs_to_over_sedation_only() -> None:
 
 def test_schema_dir_is_inside_the_package() -> None:
     assert Path(__file__).parents[2] / "schemas" / "jsonschema" == SCHEMA_DIR
+
+
+EXAMPLES = Path(__file__).parents[2] / "schemas" / "examples" / "json"
+
+
+def test_there_is_a_committed_example_of_every_inbound_kind_and_each_validates() -> None:
+    from schemas import EVENT_MODELS
+
+    examples = {path.stem: path for path in EXAMPLES.glob("*.json")}
+    assert set(examples) == set(EVENT_MODELS)
+    for kind, path in examples.items():
+        event = INBOUND_EVENT.validate_json(path.read_bytes())
+        assert event.kind == kind
