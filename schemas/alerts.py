@@ -94,3 +94,6 @@ class Alert(BaseModel):
     acknowledged_by: StaffId | None = Field(
         default=None, description="Pseudonymous staff id, on 'acknowledged'."
     )
+    ack_latency_s: float | None = Field(
+        default=None, ge=0, description="Seconds from firing to acknowledgement, on 'acknowledged'."
+    )

@@ -119,6 +119,11 @@ def _emit(
             escalation_level=record.escalation_level,
             escalate_to=ESCALATION_CHAIN[record.escalation_level],
             acknowledged_by=record.acknowledged_by if state == "acknowledged" else None,
+            ack_latency_s=(
+                max(0.0, (moment - record.fired_at).total_seconds())
+                if state == "acknowledged"
+                else None
+            ),
         )
     )
 

@@ -87,6 +87,8 @@ def alert_point(alert: Alert) -> str:
         point.field("value", float(alert.evidence.value))
     if alert.evidence.threshold is not None:
         point.field("threshold", float(alert.evidence.threshold))
+    if alert.ack_latency_s is not None:
+        point.field("ack_latency_s", float(alert.ack_latency_s))
     return str(point.to_line_protocol())
 
 
