@@ -63,7 +63,7 @@ def run(stack: EmbeddedStack, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "DETOXMON_PAGER__ACK_TOKENS": json.dumps([ACK_TOKEN]),
             "DETOXMON_KAFKA__SESSION_TIMEOUT_S": "6",
             "DETOXMON_INFLUX__FLUSH_INTERVAL_S": "0.2",
-            "DETOXMON_INFLUX__HEARTBEAT_INTERVAL_S": "1",
+            "DETOXMON_INFLUX__HEARTBEAT_INTERVAL_S": "2",
         }
         worker = WorkerProcess(Path(tmp_path_factory.mktemp("worker")), env)
         worker.start()
@@ -177,6 +177,12 @@ async def test_every_panel_query_returns_rows_after_a_simulated_ward_run(run: Ru
         timeout_s=30,
     )
 
+    # The throughput panels derive rates from successive heartbeats: wait for a few.
+    await eventually(
+        lambda: count(run.influx, 'SELECT count("points_written_total") FROM "pipeline_health"'),
+        lambda n: n >= 4,
+        timeout_s=60,
+    )
     now = datetime.now(UTC)
     variables = {
         "timeFilter": _time_filter(run.start - timedelta(hours=1), now + timedelta(seconds=5)),
@@ -189,7 +195,7 @@ async def test_every_panel_query_returns_rows_after_a_simulated_ward_run(run: Ru
     pipeline_variables = {
         **variables,
         "timeFilter": _time_filter(now - timedelta(minutes=15), now + timedelta(seconds=5)),
-        "__interval": "1s",
+        "__interval": "2s",
     }
     empty: list[str] = []
     checked = 0
