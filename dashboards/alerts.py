@@ -25,6 +25,7 @@ from dashboards.common import (
     WARD_FILTER,
     PanelBuilder,
     colour_by_value,
+    colour_series_by_name,
     dashboard,
     datasource_variable,
     keep_rows_where,
@@ -175,19 +176,7 @@ def transitions_panel() -> timeseries.Panel:
         .stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
         .unit("none")
     )
-    for state, colour in STATE_COLOURS.items():
-        panel = panel.override_by_name(
-            state,
-            [
-                dashboard_models.DynamicConfigValue(
-                    id_val="color",
-                    value=dashboard_models.FieldColor(
-                        mode=dashboard_models.FieldColorModeId.FIXED, fixed_color=colour
-                    ),
-                )
-            ],
-        )
-    return panel
+    return colour_series_by_name(panel, STATE_COLOURS)
 
 
 def ack_latency_panel() -> timeseries.Panel:
@@ -208,19 +197,7 @@ def ack_latency_panel() -> timeseries.Panel:
         .unit("s")
         .min(0)
     )
-    for priority, colour in thresholds.PRIORITY_COLOURS.items():
-        panel = panel.override_by_name(
-            priority,
-            [
-                dashboard_models.DynamicConfigValue(
-                    id_val="color",
-                    value=dashboard_models.FieldColor(
-                        mode=dashboard_models.FieldColorModeId.FIXED, fixed_color=colour
-                    ),
-                )
-            ],
-        )
-    return panel
+    return colour_series_by_name(panel, thresholds.PRIORITY_COLOURS)
 
 
 def ack_latency_summary_panel() -> table.Panel:

@@ -193,6 +193,23 @@ def colour_by_value(colours: Mapping[str, str]) -> list[dashboard_models.Dynamic
     ]
 
 
+def colour_series_by_name(panel: timeseries.Panel, colours: Mapping[str, str]) -> timeseries.Panel:
+    """Give each named series (e.g. an alert state or a priority) its fixed colour."""
+    for name, colour in colours.items():
+        panel = panel.override_by_name(
+            name,
+            [
+                dashboard_models.DynamicConfigValue(
+                    id_val="color",
+                    value=dashboard_models.FieldColor(
+                        mode=dashboard_models.FieldColorModeId.FIXED, fixed_color=colour
+                    ),
+                )
+            ],
+        )
+    return panel
+
+
 def colour_by_steps(
     steps: list[dashboard_models.Threshold],
     *,
