@@ -9,32 +9,64 @@ from faust.cli import option
 from faust.cli.base import cli
 
 from agents.app import app
-from agents.demo import run_demo
 
 
 @app.command(
-    option("--patients", default=6, show_default=True, help="Simulated patients."),
-    option("--minutes", default=2.0, show_default=True, help="Stop after this long."),
+    option("--patients", default=8, show_default=True, help="Simulated patients."),
+    option("--hours", default=96.0, show_default=True, help="Simulated hours."),
     option(
-        "--step-seconds",
-        default=0.5,
+        "--speed",
+        default=3600.0,
         show_default=True,
-        help="Real seconds per 15 simulated minutes.",
+        help="Simulated seconds per real second (1: real time; 3600: an hour a second).",
     ),
-    option("--seed", default=7, show_default=True, help="Simulator seed."),
+    option(
+        "--seed",
+        default=31,
+        show_default=True,
+        help="Simulator seed: the same seed gives the same ward (31 shows every episode kind).",
+    ),
+    option(
+        "--telehealth-share",
+        default=0.25,
+        show_default=True,
+        help="Share of patients in the telehealth cohort (published over HTTP /ingest).",
+    ),
     # Not --workdir: Faust's own root option of that name is read from anywhere on the line.
     option("--data-dir", default=".demo", show_default=True, help="Where data and logs go."),
+    option(
+        "--report",
+        "report_dir",
+        default=None,
+        help="Also write a self-contained HTML report of the run into this directory.",
+    ),
 )
 async def demo(
-    self: object, patients: int, minutes: float, step_seconds: float, seed: int, data_dir: str
+    self: object,
+    patients: int,
+    hours: float,
+    speed: float,
+    seed: int,
+    telehealth_share: float,
+    data_dir: str,
+    report_dir: str | None,
 ) -> None:
-    """Run the pipeline on embedded services with a simulated ward, printing pages."""
+    """Run the pipeline on embedded services with a simulated ward and a live ward board."""
+    # Imported here so a worker never loads rich, the simulator or the report.
+    from agents.demo import DemoOptions, run_demo
+
+    if speed < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--speed")
     await run_demo(
-        patients=patients,
-        minutes=minutes,
-        step_seconds=step_seconds,
-        seed=seed,
-        workdir=Path(data_dir).resolve(),
+        DemoOptions(
+            workdir=Path(data_dir).resolve(),
+            patients=patients,
+            hours=hours,
+            speed=speed,
+            seed=seed,
+            telehealth_share=telehealth_share,
+            report_dir=Path(report_dir).resolve() if report_dir else None,
+        )
     )
 
 

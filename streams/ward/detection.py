@@ -6,6 +6,10 @@ needs some time after the episode begins). Time to alert is measured from the ep
 to the first such firing. Firings outside every episode's window are the alert burden,
 reported per patient-day; they are not all false alarms, since the withdrawal course itself
 can cross thresholds.
+
+Any rule's firing counts towards an episode, as a nurse paged for any reason would see the
+patient. :func:`score_by_rule` shows which rules did the catching, and at what cost outside
+episodes, so a lead tuning one rule sees both sides of it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,85 @@ class DetectionReport:
         """Share of all episodes detected."""
         total = sum(k.episodes for k in self.by_kind)
         return sum(k.detected for k in self.by_kind) / total if total else None
+
+
+@dataclass(frozen=True)
+class RuleFigures:
+    """What one rule caught, how fast, and how often it fired outside every episode."""
+
+    rule_id: str
+    episodes_caught: int
+    episodes_total: int
+    kinds: tuple[str, ...]
+    median_minutes_to_alert: float | None
+    firings_outside: int
+    patient_days: float
+
+    @property
+    def share_caught(self) -> float | None:
+        """Share of all episodes in whose window this rule fired."""
+        return self.episodes_caught / self.episodes_total if self.episodes_total else None
+
+    @property
+    def outside_per_patient_day(self) -> float:
+        """This rule's firings outside every episode, per patient-day."""
+        return self.firings_outside / self.patient_days if self.patient_days else 0.0
+
+
+def _windows(
+    episodes: list[Episode], grace: timedelta
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    windows: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for episode in episodes:
+        windows[episode.patient_id].append((episode.start, episode.end + grace))
+    return windows
+
+
+def score_by_rule(
+    episodes: list[Episode],
+    alerts: list[Alert],
+    *,
+    patient_days: float,
+    grace: timedelta = GRACE,
+) -> list[RuleFigures]:
+    """Per rule that fired: episodes caught, median time to its first firing, burden outside."""
+    windows = _windows(episodes, grace)
+    firings: dict[str, dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    unique = {alert.transition_id: alert for alert in alerts if alert.state == "firing"}
+    for alert in unique.values():
+        firings[alert.rule_id][alert.patient_id].append(alert.at)
+    rows = []
+    for rule_id, by_patient in firings.items():
+        delays: list[float] = []
+        kinds: set[str] = set()
+        for episode in episodes:
+            window_end = episode.end + grace
+            hits = sorted(
+                t
+                for t in by_patient.get(episode.patient_id, [])
+                if episode.start <= t <= window_end
+            )
+            if hits:
+                delays.append((hits[0] - episode.start).total_seconds() / 60)
+                kinds.add(episode.kind)
+        outside = sum(
+            1
+            for patient_id, times in by_patient.items()
+            for t in times
+            if not any(s <= t <= f for s, f in windows.get(patient_id, []))
+        )
+        rows.append(
+            RuleFigures(
+                rule_id=rule_id,
+                episodes_caught=len(delays),
+                episodes_total=len(episodes),
+                kinds=tuple(sorted(kinds)),
+                median_minutes_to_alert=statistics.median(delays) if delays else None,
+                firings_outside=outside,
+                patient_days=patient_days,
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.episodes_caught, -r.firings_outside, r.rule_id))
 
 
 def score(

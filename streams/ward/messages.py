@@ -53,6 +53,14 @@ class Simulation:
         """Messages meant to be accepted (duplicates and late ones included)."""
         return sum(1 for m in self.messages if m.label in ("valid", "late", "duplicate"))
 
+    def patient_days(self) -> float:
+        """Days under monitoring, summed over patients: admission (or start) to the run's end."""
+        if self.start is None or self.end is None:
+            return 0.0
+        end = self.end
+        spans = [end - max(p.admitted_at, self.start) for p in self.patients]
+        return sum(span.total_seconds() for span in spans if span > timedelta(0)) / 86400
+
 
 class _Patient:
     """Generates one patient's events tick by tick."""
