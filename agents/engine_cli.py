@@ -19,6 +19,7 @@ from agents.engine.describe import describe_rule
 from agents.engine.replay import ReplayInputError, ResultBuilder, read_events, summarise
 from agents.engine.ruletest import run_files
 from agents.settings import get_settings
+from schemas import Alert, AlertAcknowledgement, InboundEvent
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -36,19 +37,43 @@ def _rules_path(option: Path | None) -> Path:
     type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S%z"]),
     help="Tick every patient to this event time at the end (default: the last event's).",
 )
-def replay(events: Path, rules_file: Path | None, summary: bool, until: datetime | None) -> None:
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write a self-contained HTML report of the replay into this directory.",
+)
+@click.option(
+    "--episodes",
+    "episodes_path",
+    type=_FILE,
+    help="Ground-truth episodes (JSON, as the demo writes them) to score detection in the report.",
+)
+def replay(
+    events: Path,
+    rules_file: Path | None,
+    summary: bool,
+    until: datetime | None,
+    report_dir: Path | None,
+    episodes_path: Path | None,
+) -> None:
     """Run recorded EVENTS (JSON lines, inbound contract and alert_ack) through the engine.
 
     Prints every alert transition as one JSON line, in order; nothing is sent anywhere.
     """
+    if episodes_path is not None and report_dir is None:
+        raise click.UsageError("--episodes scores detection in the report: add --report DIR")
     try:
         rules = load_rules(_rules_path(rules_file))
     except RulesFileError as exc:
         raise click.ClickException(str(exc)) from None
     builder = ResultBuilder(rules)
+    inbound: list[InboundEvent] = []
     started = time.perf_counter()
     try:
         for event in read_events(events):
+            if report_dir is not None and not isinstance(event, AlertAcknowledgement):
+                inbound.append(event)
             for alert in builder.add(event):
                 if not summary:
                     click.echo(alert.model_dump_json())
@@ -71,6 +96,39 @@ def replay(events: Path, rules_file: Path | None, summary: bool, until: datetime
             click.echo(
                 f"{row.rule_id:<36} {row.priority:<8} {row.alerts:>6} {row.per_patient_day:>16.2f}"
             )
+    if report_dir is not None:
+        path = _write_report(
+            report_dir, inbound, builder.result.transitions, episodes_path, title=events.name
+        )
+        click.echo(f"report: {path}", err=True)  # stderr: stdout stays one alert a line
+
+
+def _write_report(
+    directory: Path,
+    events: list[InboundEvent],
+    alerts: list[Alert],
+    episodes_path: Path | None,
+    *,
+    title: str,
+) -> Path:
+    """The HTML report of a replay, scored against ground truth when episodes are given."""
+    # Imported here: Plotly loads only when a report is asked for.
+    from agents.report import read_episodes, write_report
+    from agents.report.model import group_by_patient, monitored_patient_days
+    from streams.ward.detection import score
+
+    episodes = read_episodes(episodes_path) if episodes_path is not None else None
+    days = monitored_patient_days(group_by_patient(events, alerts, episodes or ()))
+    detection = score(episodes, alerts, patient_days=days) if episodes is not None else None
+    return write_report(
+        directory,
+        events=events,
+        alerts=alerts,
+        episodes=episodes,
+        detection=detection,
+        title=f"detox-monitor replay of {title}",
+        patient_days=days,
+    )
 
 
 @cli.group()

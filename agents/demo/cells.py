@@ -102,7 +102,9 @@ def alert_state(row: PatientRow) -> str:
 def page_line(alert: Alert) -> str:
     """One page as a line: state, event time, patient, what and why."""
     value = alert.evidence.value
-    shown = f"{value:g} {alert.evidence.unit or ''}".strip() if value is not None else "-"
+    unit = alert.evidence.unit or ""
+    unit = "" if unit.startswith("{") else unit  # a UCUM annotation such as {score}: no unit
+    shown = f"{value:g} {unit}".strip() if value is not None else "-"
     return (
         f"PAGE {alert.state.upper():12} {alert.at:%a %H:%M} {alert.patient_id} {alert.summary} "
         f"({shown}, priority {alert.priority}, rule {alert.rule_id})"

@@ -26,7 +26,7 @@ from agents.report.model import PatientData, group_by_patient, monitored_patient
 from agents.report.peak import PEAK_WINDOW_HOURS
 from schemas import Alert, InboundEvent
 from streams.ward import Episode
-from streams.ward.detection import DetectionReport
+from streams.ward.detection import DetectionReport, RuleFigures, score_by_rule
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1a1a1a;
@@ -110,6 +110,34 @@ def detection_html(detection: DetectionReport | None) -> str:
         f"{detection.alerts_per_patient_day:.2f} per patient-day "
         f"over {detection.patient_days:.1f} patient-days.</p>"
     )
+
+
+def detection_by_rule_html(rules: Sequence[RuleFigures]) -> str:
+    """Per rule: episodes in whose window it fired, how fast, and its firings outside them."""
+    if not rules:
+        return ""
+    rows = [
+        [
+            escape(rule.rule_id),
+            f"{rule.episodes_caught} of {rule.episodes_total}",
+            "-" if rule.share_caught is None else f"{rule.share_caught:.0%}",
+            escape(", ".join(kind.replace("_", " ") for kind in rule.kinds)) or "-",
+            _minutes(rule.median_minutes_to_alert),
+            str(rule.firings_outside),
+            _rate(rule.outside_per_patient_day),
+        ]
+        for rule in rules
+    ]
+    head = [
+        "rule",
+        "episodes caught",
+        "share",
+        "kinds",
+        "median to alert",
+        "firings outside",
+        "outside per patient-day",
+    ]
+    return "<h3>Detection by rule</h3>" + _table(head, rows)
 
 
 def _burden_rows(rows: Sequence[BurdenRow], *, by_rule: bool) -> list[list[str]]:
@@ -278,6 +306,11 @@ def render_report(
         + _contents(patients)
         + "<h2>Detection against ground truth</h2>"
         + detection_html(detection)
+        + (
+            detection_by_rule_html(score_by_rule(list(episodes), unique_alerts, patient_days=days))
+            if episodes is not None and detection is not None
+            else ""
+        )
         + "<h2>Alert burden by rule and priority</h2>"
         + burden_html(unique_alerts, days)
         + _sources()

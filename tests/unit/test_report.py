@@ -404,3 +404,37 @@ def test_a_patient_known_only_from_alerts_still_gets_a_plot() -> None:
     page = render_report(events=[], alerts=[alert], episodes=None, detection=None, title="t")
     assert page.count("Plotly.newPlot(") == 1
     assert "<h2>Patient pt-0042</h2>" in page
+
+
+def test_the_page_has_a_detection_by_rule_table_when_ground_truth_is_known(
+    run: Run, page: str
+) -> None:
+    assert "<h3>Detection by rule</h3>" in page
+    head = next(row for row in table_rows(page) if row[:2] == ["rule", "episodes caught"])
+    assert head[-1] == "outside per patient-day"
+    without = render_report(
+        events=run.events, alerts=run.alerts, episodes=None, detection=None, title="t"
+    )
+    assert "Detection by rule" not in without
+
+
+def test_replay_writes_the_report_scored_against_episodes(run: Run, tmp_path: Path) -> None:
+    from agents.engine_cli import replay
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(e.model_dump_json() + "\n" for e in run.events))
+    episodes = write_episodes(tmp_path / "episodes.json", run.simulation.episodes)
+    out = tmp_path / "replayed"
+    result = CliRunner().invoke(
+        replay, [str(events), "--report", str(out), "--episodes", str(episodes)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == f"report: {out / 'index.html'}"
+    transitions = [Alert.model_validate_json(line) for line in result.stdout.splitlines()]
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count("Plotly.newPlot(") == len(run.simulation.patients)
+    assert f"{len(transitions)} alert transitions" in page
+    assert "<h3>Detection by rule</h3>" in page
+    refused = CliRunner().invoke(replay, [str(events), "--episodes", str(episodes)])
+    assert refused.exit_code == 2
+    assert "add --report DIR" in refused.output
