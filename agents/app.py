@@ -34,7 +34,9 @@ def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | 
 
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings``."""
-    return faust.App(
+    from agents.kafka_consumer import use_fetch_wait  # the consumer with a settable fetch wait
+
+    app = faust.App(
         settings.app_id,
         broker=settings.kafka.broker_url,
         broker_credentials=broker_credentials(settings.kafka),
@@ -50,6 +52,7 @@ def create_app(settings: Settings) -> faust.App:
         # reprocessed. Waiting made a stop during an InfluxDB outage hang until SIGKILL.
         stream_wait_empty=False,
         producer_acks=-1,
+        producer_linger=settings.kafka.producer_linger_ms / 1000,
         web_bind=settings.web.bind,
         web_host=settings.web.bind,
         web_port=settings.web.port,
@@ -60,6 +63,8 @@ def create_app(settings: Settings) -> faust.App:
         web_metrics_enabled=False,
         autodiscover=False,
     )
+    use_fetch_wait(app, settings.kafka.fetch_max_wait_ms)
+    return app
 
 
 settings = get_settings()

@@ -36,6 +36,24 @@ class KafkaSettings(BaseModel):
     session_timeout_s: float = Field(
         default=30.0, gt=0, description="Consumer-group session timeout; tests use a short one."
     )
+    producer_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=1_000,
+        description=(
+            "How long the producer waits to fill a batch (Kafka's default since 4.0): one "
+            "request per few milliseconds instead of one per message under load."
+        ),
+    )
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=0,
+        le=30_000,
+        description=(
+            "Longest a consumer fetch waits for data (Kafka's default, 500). Tansu answers an "
+            "empty fetch only when this expires, so the embedded stack uses 20."
+        ),
+    )
 
 
 class InfluxSettings(BaseModel):

@@ -43,3 +43,10 @@ def test_secrets_can_come_from_files(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     settings = Settings(_secrets_dir=tmp_path)
     assert settings.pager.webhook_secret is not None
     assert settings.pager.webhook_secret.get_secret_value() == "from-file"
+
+
+def test_the_fetch_wait_defaults_to_kafkas_and_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).parent)  # no .env here
+    assert Settings().kafka.fetch_max_wait_ms == 500
+    monkeypatch.setenv("DETOXMON_KAFKA__FETCH_MAX_WAIT_MS", "20")
+    assert Settings().kafka.fetch_max_wait_ms == 20
