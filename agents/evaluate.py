@@ -7,6 +7,13 @@ writes the new state and acknowledges the event. Transitions are awaited until t
 them before the state is written: a crash in between re-evaluates the event on the old state
 and repeats the same deterministic ids (the pager drops repeats), never losing a page.
 
+Events are taken in batches (up to :data:`BATCH_MAX_EVENTS`, or what arrived within
+:data:`BATCH_WITHIN_S`) so that a batch's sends are awaited together rather than one broker
+round trip per alert. Within a batch each event is evaluated on the state its predecessors
+left (held aside, not yet written); only once every transition of the batch is on the broker
+are the states written and the events acknowledged, so the guarantee above holds per batch.
+A failing event is dead-lettered on its own and the rest of the batch goes on.
+
 ``tick_patients`` runs every :data:`TICK_INTERVAL_S` seconds and lets time pass for every
 patient held by this worker (data gaps, re-notification, escalation). Its ``now`` is the
 patient's event-time clock advanced by the wall-clock time since that patient's last event was
@@ -30,11 +37,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import faust
-from faust.types import TP, EventT
+from faust.types import TP, EventT, RecordMetadata
 from pydantic import ValidationError
 
 from agents import patient_state
@@ -43,6 +52,7 @@ from agents.contract import ContractError, describe, parse_accepted
 from agents.deadletter import dead_letter
 from agents.engine import (
     EngineEvent,
+    PatientState,
     RuleSet,
     RulesFileError,
     evaluate,
@@ -50,7 +60,7 @@ from agents.engine import (
     load_rules,
     tick,
 )
-from agents.streaming import manual_ack
+from agents.streaming import event_batches
 from schemas import Alert, AlertAcknowledgement
 from streams import topics
 
@@ -58,6 +68,10 @@ log = logging.getLogger(__name__)
 
 #: Seconds between ticks of every local patient.
 TICK_INTERVAL_S = 15.0
+#: Most events evaluated before their sends are awaited together.
+BATCH_MAX_EVENTS = 500
+#: Longest a batch waits to fill (seconds): a bound on the latency batching adds.
+BATCH_WITHIN_S = 0.01
 #: A partition with no progress information is ticked after this long (seconds).
 CATCH_UP_GRACE_S = 2 * TICK_INTERVAL_S
 
@@ -101,51 +115,80 @@ def _parse(topic: str, raw: bytes) -> EngineEvent:
     return parse_accepted(raw)
 
 
+def _log_transition(alert: Alert) -> None:
+    log.info(
+        "alert %s rule=%s patient=%s priority=%s level=%d",
+        alert.state,
+        alert.rule_id,
+        alert.patient_id,
+        alert.priority,
+        alert.escalation_level,
+    )
+
+
+async def _send_transitions(transitions: Iterable[Alert]) -> list[Awaitable[RecordMetadata]]:
+    """Hand transitions to the producer; the broker's acknowledgements are returned to await."""
+    sent = []
+    for alert in transitions:
+        _log_transition(alert)
+        sent.append(
+            await alerts_topic.send(
+                key=alert.patient_id.encode(), value=alert.model_dump_json().encode()
+            )
+        )
+    return sent
+
+
 async def _publish(transitions: Iterable[Alert]) -> None:
     """Send transitions and wait until the broker has each."""
-    for alert in transitions:
-        log.info(
-            "alert %s rule=%s patient=%s priority=%s level=%d",
-            alert.state,
-            alert.rule_id,
-            alert.patient_id,
-            alert.priority,
-            alert.escalation_level,
-        )
-        sent = await alerts_topic.send(
-            key=alert.patient_id.encode(), value=alert.model_dump_json().encode()
-        )
-        await sent
+    await asyncio.gather(*await _send_transitions(transitions))
 
 
-async def _evaluate_one(event: EventT[bytes], rules: RuleSet) -> None:
-    message = event.message
-    raw = event.value if isinstance(event.value, bytes) else b""
-    try:
-        item = _parse(message.topic, raw)
-    except ContractError as error:
-        await dead_letter(event, error)
-        return
-    patient_id = item.patient_id
+@dataclass
+class _Evaluated:
+    """A patient's state after the events of a batch so far, not yet written."""
+
+    state: PatientState
+    partition: int
+
+
+async def _evaluate_batch(events: Sequence[EventT[bytes]], rules: RuleSet) -> None:
+    """Evaluate ``events`` in order, send what they produce, wait for the broker to have the
+    transitions, then write the states (the caller then acknowledges the events)."""
     async with runtime.lock:
-        try:
-            result = evaluate(patient_state.state_of(patient_id), item, rules, now=event_time(item))
-        except Exception as exc:  # a bug must not stop monitoring of every other patient
-            log.exception("engine failed patient=%s kind=%s", patient_id, item.kind)
-            await dead_letter(event, ContractError("engine_error", type(exc).__name__))
-            return
-        if result.changed:
-            await _publish(result.transitions)
-            await snapshots_topic.send(
-                key=patient_id.encode(), value=result.snapshot.model_dump_json().encode()
-            )
+        evaluated: dict[str, _Evaluated] = {}
+        transitions_sent: list[Awaitable[RecordMetadata]] = []
+        for event in events:
+            message = event.message
+            raw = event.value if isinstance(event.value, bytes) else b""
+            try:
+                item = _parse(message.topic, raw)
+            except ContractError as error:
+                await dead_letter(event, error)
+                continue
+            patient_id = item.patient_id
+            held = evaluated.get(patient_id)
+            state = held.state if held is not None else patient_state.state_of(patient_id)
+            try:
+                result = evaluate(state, item, rules, now=event_time(item))
+            except Exception as exc:  # a bug must not stop monitoring of every other patient
+                log.exception("engine failed patient=%s kind=%s", patient_id, item.kind)
+                await dead_letter(event, ContractError("engine_error", type(exc).__name__))
+                continue
+            if result.changed:
+                transitions_sent += await _send_transitions(result.transitions)
+                await snapshots_topic.send(
+                    key=patient_id.encode(), value=result.snapshot.model_dump_json().encode()
+                )
+                evaluated[patient_id] = _Evaluated(result.state, message.partition)
+        await asyncio.gather(*transitions_sent)
+        processed_at = time.time()
+        for patient_id, done in evaluated.items():
             patient_state.store(
-                patient_id,
-                result.state,
-                processed_at=time.time(),
-                partition=message.partition,
+                patient_id, done.state, processed_at=processed_at, partition=done.partition
             )
-    runtime.next_offset[message.tp] = message.offset + 1
+    for event in events:
+        runtime.next_offset[event.message.tp] = event.message.offset + 1
 
 
 @app.agent(engine_input_topic)
@@ -157,10 +200,11 @@ async def evaluate_events(stream: faust.StreamT[bytes]) -> None:
         log.critical("invalid rules file, stopping the worker:\n%s", exc)
         await app.crash(exc)
         return
-    manual = manual_ack(stream)
-    async for event in manual.events():
-        await _evaluate_one(event, rules)
-        await manual.ack(event)
+    ack = cast(faust.Stream[bytes], stream).ack
+    async for events in event_batches(stream, BATCH_MAX_EVENTS, BATCH_WITHIN_S):
+        await _evaluate_batch(events, rules)
+        for event in events:
+            await ack(event)
 
 
 def _caught_up(tp: TP, assigned_for_s: float) -> bool:
