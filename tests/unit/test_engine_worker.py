@@ -1,14 +1,23 @@
-"""The worker's side of the engine: the timer's clock and when a partition is ticked at all."""
+"""The worker's side of the engine: the timer's clock, when a partition is ticked at all, and
+when a batch's states are written."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from faust.types import TP
 
 import agents.evaluate as worker
+from agents import patient_state
+from agents.contract import ContractError
+from agents.engine import default_rules
+from agents.engine.docs import EXAMPLE_FILE
+from agents.patient_state import DecodedStates
 from streams import topics
 
 LAST_EVENT = datetime(2026, 1, 5, 8, tzinfo=UTC)
@@ -85,3 +94,82 @@ def test_a_revoked_partition_is_forgotten(
     consumer.assigned = set()
     assert worker.ready_partitions(200.0) == set()
     assert fresh_runtime.first_assigned == {}
+
+
+@dataclass
+class FakeMessage:
+    topic: str
+    partition: int
+    offset: int
+
+    @property
+    def tp(self) -> TP:
+        return TP(self.topic, self.partition)
+
+
+@dataclass
+class FakeEvent:
+    message: FakeMessage
+    value: bytes
+
+
+@dataclass
+class FakeTopic:
+    """Records sends; the broker's acknowledgements are futures the test resolves."""
+
+    sent: list[bytes] = field(default_factory=list)
+    acks: list[asyncio.Future[None]] = field(default_factory=list)
+
+    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[None]:
+        self.sent.append(value)
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.acks.append(ack)
+        return ack
+
+
+def example_batch() -> list[FakeEvent]:
+    """The worked example up to its first two firings, with an unreadable message inside."""
+    lines = EXAMPLE_FILE.read_text().splitlines()[:37]
+    raws = [line.encode() for line in lines[:20]] + [b"not json"] + [x.encode() for x in lines[20:]]
+    return [
+        FakeEvent(FakeMessage(topics.OBSERVATIONS, 1, offset), raw)
+        for offset, raw in enumerate(raws)
+    ]
+
+
+async def test_a_batch_writes_its_states_only_once_the_broker_has_its_transitions(
+    monkeypatch: pytest.MonkeyPatch, fresh_runtime: worker._Runtime
+) -> None:
+    alerts, snapshots = FakeTopic(), FakeTopic()
+    dead: list[tuple[object, str]] = []
+
+    async def dead_letter(event: object, error: ContractError) -> None:
+        dead.append((event, error.reason))
+
+    table: dict[bytes, Any] = {}
+    monkeypatch.setattr(worker, "alerts_topic", alerts)
+    monkeypatch.setattr(worker, "snapshots_topic", snapshots)
+    monkeypatch.setattr(worker, "dead_letter", dead_letter)
+    monkeypatch.setattr(patient_state, "decoded_states", DecodedStates(table))
+    events = example_batch()
+
+    task = asyncio.create_task(worker._evaluate_batch(events, default_rules()))  # type: ignore[arg-type]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not task.done()
+    assert [json.loads(a)["rule_id"] for a in alerts.sent] == [
+        "pulse_elevated_peak",
+        "systolic_above_baseline",
+    ]
+    assert len(snapshots.sent) == 37  # every readable event changed the state
+    assert [reason for _, reason in dead] == ["schema_violation"]  # alone, the rest goes on
+    assert table == {}  # nothing written while a transition is not on the broker
+
+    for ack in alerts.acks:
+        ack.set_result(None)
+    await task
+    stored = patient_state.load("pt-example01")
+    assert stored is not None
+    assert stored.state.alerts.keys() == {"pulse_elevated_peak", "systolic_above_baseline"}
+    assert stored.partition == 1
+    assert fresh_runtime.next_offset[TP(topics.OBSERVATIONS, 1)] == len(events)

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+from faust.types import TP
+
+from agents import patient_state
+from agents.app import app
 from agents.engine import new_state
 from agents.patient_state import DecodedStates, StoredPatient, decode, encode
+from streams import topics
 
 KEY = b"pt-0001"
 
@@ -81,3 +87,15 @@ def test_only_the_most_recently_used_states_are_kept_decoded() -> None:
     again = cache.load(b"pt-2")  # decoded afresh from the table
     assert again is not None
     assert again.state.patient_id == "pt-2"
+
+
+async def test_a_rebalance_drops_the_decoded_states_of_revoked_partitions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = DecodedStates({})
+    monkeypatch.setattr(patient_state, "decoded_states", cache)
+    cache.store(b"pt-1", StoredPatient(new_state("pt-1"), 1.0, partition=1))
+    cache.store(b"pt-2", StoredPatient(new_state("pt-2"), 1.0, partition=2))
+    await app.on_partitions_revoked.send({TP(topics.OBSERVATIONS, 1)})
+    assert len(cache) == 1
+    assert cache.load(b"pt-2") is not None
