@@ -64,6 +64,10 @@ def create_app(settings: Settings) -> faust.App:
         autodiscover=False,
     )
     use_fetch_wait(app, settings.kafka.fetch_max_wait_ms)
+    # After the transport is final: its consumer never loses an event in a rebalance.
+    from agents.faust_fixes import install as install_no_loss_consumer
+
+    install_no_loss_consumer(app)
     return app
 
 

@@ -3,6 +3,8 @@
 Every agent acknowledges an event only after its side effect (a send, a write, a page) is
 done, because Faust acknowledges a crashed or cancelled event anyway when acks are automatic.
 Faust's ``StreamT`` interface does not declare ``noack``/``noack_take``, hence the casts.
+That an event dropped by Faust during a rebalance is fetched again, and that no offset is
+committed past an unacknowledged event, is the consumer's job: :mod:`agents.faust_fixes`.
 """
 
 from __future__ import annotations

@@ -253,8 +253,7 @@ async def test_a_lifecycle_reaches_each_role_in_order_and_a_replay_pages_nobody(
     pager.worker.stop()
     pager.worker.start()
     # Publish once the worker has joined and recovered: this test is about the delivered-pages
-    # table. (A message that arrives during faust's recovery can be skipped by its streams;
-    # docs/paging.md, "Known issue".)
+    # table (messages arriving during the recovery: test_no_loss_rebalance.py).
     await eventually(lambda: ready_count(pager), lambda count: count > starts, timeout_s=60)
     await publish(pager, *lifecycle)
     after_restart = uuid.uuid4()

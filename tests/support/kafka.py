@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from streams.producer import bootstrap_servers
 
@@ -36,10 +36,12 @@ async def read_topic(
                 await asyncio.sleep(0.2)
         if not partitions:
             return []
-        from aiokafka import TopicPartition
-
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
-        await consumer.seek_to_beginning()
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(assigned)
+        # An explicit seek to each partition's first offset: with aiokafka 0.14 on Tansu,
+        # seek_to_beginning() sometimes left a partition at its end.
+        for tp, first in (await consumer.beginning_offsets(assigned)).items():
+            consumer.seek(tp, first)
         records: list[ConsumerRecord] = []
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
