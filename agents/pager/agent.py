@@ -4,8 +4,9 @@ For each transition on the alerts topic (keyed by patient, so one alert's transi
 in order on one partition, and are handled one at a time): log it, keep the alert's record
 (for acknowledgements and follow-up transitions), plan the targets from the routing, deliver
 (:mod:`agents.pager.delivery`: retries, fallback, dedup, audit), then acknowledge the event.
-A transition is acknowledged only after every target is served, so a crash or a rebalance
-redelivers it and the delivered-pages table skips whoever was already paged.
+A transition is acknowledged only after every target is served and the broker has each
+delivered-pages entry, so a crash or a rebalance redelivers it and the table skips whoever was
+already paged.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ async def notify_pager(stream: faust.StreamT[bytes]) -> None:
             delivered=delivered_table,
             audit=publish_audit,
             policy=runtime.policy,
+            confirm=delivered_table.confirmed,
         )
         async for event in manual.events():
             try:
@@ -75,10 +77,10 @@ async def notify_pager(stream: faust.StreamT[bytes]) -> None:
                 continue
             log_transition(alert)
             record = _record_for(alert)
-            put_record(record)
+            await put_record(record)
             targets = runtime.routing.plan(alert, record.carrier_list())
             carriers = await deliverer.deliver(
                 alert, event.value, targets, published_at=event.message.timestamp
             )
-            put_record(record.reached(carriers))
+            await put_record(record.reached(carriers))
             await manual.ack(event)

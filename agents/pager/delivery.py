@@ -13,9 +13,11 @@ For each target (a receiver and its channels in fallback order):
    Its first success marks it up again.
 4. If every channel failed, wait (backoff capped at ``max_backoff_s``) and go round again:
    an outage of every channel delays the page, it never drops it.
-5. The store records the target as served (with the channel that carried it) before the next
-   target, and every attempt is audited (``retrying``, ``failed``, ``fell_back``,
-   ``delivered``).
+5. The store records the target as served (with the channel that carried it), and ``confirm``
+   waits until that record is durable (the broker has the table's changelog entry) before
+   the next target: a worker that stops or crashes after a page must leave its record behind,
+   or the worker that redelivers the event pages again. Every attempt is audited
+   (``retrying``, ``failed``, ``fell_back``, ``delivered``).
 
 Hand-written around tenacity because the policy spans channels (fallback, down marks), which
 a single retry loop does not express.
@@ -50,6 +52,11 @@ log = logging.getLogger(__name__)
 
 AuditSink = Callable[[PagerAudit], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
+Confirm = Callable[[], Awaitable[None]]
+
+
+async def _already_durable() -> None:
+    """The default ``confirm``: a plain mapping is durable as soon as it is written."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,10 @@ def _retryable(exc: BaseException) -> bool:
 
 
 class Deliverer:
-    """Delivers transitions over ``channels``, recording them in ``delivered``."""
+    """Delivers transitions over ``channels``, recording them in ``delivered``.
+
+    ``confirm`` returns once everything written to ``delivered`` so far is durable.
+    """
 
     def __init__(
         self,
@@ -81,11 +91,13 @@ class Deliverer:
         delivered: MutableMapping[str, str],
         audit: AuditSink,
         policy: RetryPolicy,
+        confirm: Confirm = _already_durable,
         clock: Callable[[], float] = time.time,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._channels = channels
         self._delivered = delivered
+        self._confirm = confirm
         self._audit = audit
         self._policy = policy
         self._clock = clock
@@ -116,6 +128,7 @@ class Deliverer:
             for index, channel in enumerate(target.channels):
                 if await self._try_channel(alert, body, target, channel, published_at):
                     self._delivered[key] = channel
+                    await self._confirm()
                     return channel
                 if len(target.channels) > 1:
                     following = target.channels[(index + 1) % len(target.channels)]

@@ -2,11 +2,13 @@
 
 Alert transitions are published on the alerts topic without pause while a second worker joins
 the group and leaves it, and the first worker restarts (rejoining and recovering its tables):
-every transition must reach each of the two webhook receivers, exactly once after the
-receivers' deduplication by ``Idempotency-Key`` (a redelivery in the window between a page and
-the delivered-pages table reaching the broker is documented in docs/paging.md). Before the fix a
-transition that arrived during a rebalance or recovery could be skipped by the pager's stream
-while its offset was committed (``agents/faust_fixes.py`` says why).
+every transition must reach each of the two webhook receivers exactly once. Before the fixes
+a transition that arrived during a rebalance or recovery could be skipped by the pager's stream
+while its offset was committed (``agents/faust_fixes.py`` says why), and about one page in 200
+was sent twice: the last delivered-pages entries a worker wrote before it stopped were missing
+from the table the next owner recovered (docs/paging.md, "Exactly once"). The windows that
+remain (a send in flight at the moment of a revocation, a worker killed mid-page) are not
+exercised here: the restart is a clean stop.
 """
 
 from __future__ import annotations
@@ -149,5 +151,4 @@ async def test_every_transition_is_paged_once_through_joins_leaves_and_a_restart
     )
     lost = sorted({(sent[t], r) for t, r in missing})
     assert not missing, f"never paged ((partition, offset), receiver): {lost}"
-    # A repeat carries the same Idempotency-Key (checked above), so the receiver drops it.
-    assert len(twice) <= len(expected) // 50, f"paged more than once: {list(twice.items())[:5]}"
+    assert not twice, f"paged more than once: {[(sent[t], r, n) for (t, r), n in twice.items()]}"
