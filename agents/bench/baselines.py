@@ -169,8 +169,10 @@ async def broker_hop(
     """Produce-to-consume time of single messages through the broker, in ms.
 
     Faust's stream consumer asks for fetches of up to 1,500 ms (hard-coded in its aiokafka
-    driver). A broker that answers a long poll only when it expires, rather than as soon as
-    data arrives, adds up to that much to every hop; this measures the floor it sets.
+    driver; the worker replaces it with ``DETOXMON_KAFKA__FETCH_MAX_WAIT_MS``, 20 ms on the
+    embedded stack: :mod:`agents.kafka_consumer`). A broker that answers a long poll only when
+    it expires, rather than as soon as data arrives, adds up to that much to every hop; this
+    measures the floor it sets at Faust's wait and at the worker's.
     """
     topic = "detoxmon.bench.hop"
     await ensure_topics(broker_url, [topic], partitions=1)

@@ -141,6 +141,12 @@ def render(result: dict[str, Any]) -> str:
         "latency from produce, ms (p50 / p95 / p99)",
         f"  broker hop (one message produced and fetched), p50: {hops}",
     ]
+    if "worker_kafka" in result:
+        kafka = result["worker_kafka"]
+        lines.append(
+            f"  the worker's consumers wait {kafka['fetch_max_wait_ms']:,} ms at most per fetch; "
+            f"its producer lingers {kafka['producer_linger_ms']:,} ms"
+        )
     for row in result["latency"]:
         if "error" in row:
             lines.append(f"  {row['offered_msgs_per_s']:>5,} msgs/s: not measured: {row['error']}")

@@ -49,6 +49,7 @@ from agents.bench.webhook import PageRecorder
 from agents.bench.workload import Message, Ward, summary
 from agents.embedded import EmbeddedStack
 from agents.embedded.worker import WorkerProcess
+from agents.settings import KafkaSettings
 from streams import topics
 from streams.admin import ensure_topics
 from streams.producer import bootstrap_servers
@@ -611,6 +612,18 @@ async def run_bench(config: BenchConfig, say: Say) -> dict[str, Any]:
     stack = EmbeddedStack(config.workdir / "services")
     pages = PageRecorder()
     run = _Run(config=config, say=say, pages=pages)
+    kafka = KafkaSettings.model_validate(
+        {
+            name.removeprefix("DETOXMON_KAFKA__").lower(): value
+            for name, value in stack.env().items()
+            if name.startswith("DETOXMON_KAFKA__")
+        }
+    )
+    # What each of the worker's hops costs depends on these.
+    result["worker_kafka"] = {
+        "fetch_max_wait_ms": kafka.fetch_max_wait_ms,
+        "producer_linger_ms": kafka.producer_linger_ms,
+    }
     worker: WorkerProcess | None = None
     phases: dict[str, float] = {}
     result["phase_seconds"] = phases

@@ -65,6 +65,7 @@ def test_smoke_run_reports_every_figure(tmp_path: Path) -> None:
     assert baselines["framework_ceiling"]["complete"]
     assert positive(baselines["naive_pipeline"]["points_written"])
     assert [hop["fetch_max_wait_ms"] for hop in baselines["broker_hop_ms"]] == [1500, 20]
+    assert result["worker_kafka"] == {"fetch_max_wait_ms": 20, "producer_linger_ms": 5}
     assert all(positive(hop["p50"]) for hop in baselines["broker_hop_ms"])
 
     e2e = result["end_to_end"]
