@@ -24,6 +24,13 @@ processed::
 So a backlog replayed at full speed (hours of events in seconds) never looks like silence:
 each event resets both terms, and between them only real seconds pass. And a patient whose
 device really went quiet ages at wall-clock speed from their last event, as on the ward.
+
+A patient's clock is also never behind the worker's event-time watermark (the latest event
+time this worker has evaluated, capped at the wall clock): when the ward's other devices
+report hours later in event time, a patient whose device went quiet is hours quiet too, even
+if those hours passed in seconds (an accelerated replay, the demo). In real-time operation
+the watermark is the wall clock and changes nothing; ``detoxmon replay`` ticks every patient
+to the last event's time for the same reason.
 Partitions still catching up on a backlog (the broker's high-water mark ahead of what this
 worker has processed, or freshly assigned and not yet fetched) are not ticked until they
 have caught up or :data:`CATCH_UP_GRACE_S` has passed.
@@ -39,7 +46,7 @@ import logging
 import time
 from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import faust
@@ -95,6 +102,12 @@ class _Runtime:
         self.lock = asyncio.Lock()
         self.next_offset: dict[TP, int] = {}
         self.first_assigned: dict[int, float] = {}
+        #: Latest event time evaluated by this worker (see the module docstring).
+        self.watermark: datetime | None = None
+
+    def saw(self, moment: datetime) -> None:
+        if self.watermark is None or moment > self.watermark:
+            self.watermark = moment
 
     def load_rules(self) -> RuleSet:
         if self.rules is None:
@@ -167,6 +180,7 @@ async def _evaluate_batch(events: Sequence[EventT[bytes]], rules: RuleSet) -> No
                 await dead_letter(event, error)
                 continue
             patient_id = item.patient_id
+            runtime.saw(event_time(item))
             held = evaluated.get(patient_id)
             state = held.state if held is not None else patient_state.state_of(patient_id)
             try:
@@ -231,10 +245,19 @@ def ready_partitions(wall: float) -> set[int]:
     return ready
 
 
-def timer_now(last_event_at: datetime, processed_at: float, wall_now: float) -> datetime:
+def timer_now(
+    last_event_at: datetime,
+    processed_at: float,
+    wall_now: float,
+    watermark: datetime | None = None,
+) -> datetime:
     """A patient's event-time clock for a tick: their last event's time plus the wall-clock
-    seconds since it was processed (never less than the last event's time)."""
-    return last_event_at + timedelta(seconds=max(0.0, wall_now - processed_at))
+    seconds since it was processed (never less than the last event's time), or the worker's
+    watermark capped at the wall clock, whichever is later."""
+    aged = last_event_at + timedelta(seconds=max(0.0, wall_now - processed_at))
+    if watermark is None:
+        return aged
+    return max(aged, min(watermark, datetime.fromtimestamp(wall_now, UTC)))
 
 
 async def _tick_one(patient_id: str, rules: RuleSet) -> None:
@@ -242,7 +265,9 @@ async def _tick_one(patient_id: str, rules: RuleSet) -> None:
         stored = patient_state.load(patient_id)
         if stored is None or stored.state.last_event_at is None:
             return
-        now = timer_now(stored.state.last_event_at, stored.processed_at, time.time())
+        now = timer_now(
+            stored.state.last_event_at, stored.processed_at, time.time(), runtime.watermark
+        )
         result = tick(stored.state, rules, now=now)
         if not result.changed:
             return

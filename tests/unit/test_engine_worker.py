@@ -36,6 +36,22 @@ def test_a_wall_clock_step_backwards_never_moves_the_clock_before_the_last_event
     assert worker.timer_now(LAST_EVENT, 1000.0, 900.0) == LAST_EVENT
 
 
+def test_a_quiet_patient_keeps_up_with_the_wards_event_time() -> None:
+    # Accelerated replay: the ward is 6 h on in event time, a second of wall time later.
+    wall = (LAST_EVENT + timedelta(days=1)).timestamp()
+    ward = LAST_EVENT + timedelta(hours=6)
+    assert worker.timer_now(LAST_EVENT, wall - 1, wall, ward) == ward
+
+
+def test_the_watermark_never_runs_ahead_of_the_wall_clock() -> None:
+    # A gateway's clock a few minutes fast must not age every other patient early.
+    wall = LAST_EVENT.timestamp() + 60
+    ahead = LAST_EVENT + timedelta(minutes=5)
+    assert worker.timer_now(LAST_EVENT, wall - 60, wall, ahead) == LAST_EVENT + timedelta(
+        seconds=60
+    )
+
+
 @dataclass
 class FakeConsumer:
     assigned: set[TP]
