@@ -11,8 +11,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Self
+
+from agents.startstop import StartStop
 
 
 class _Server(ThreadingHTTPServer):
@@ -23,7 +23,7 @@ class _Server(ThreadingHTTPServer):
 
 
 @dataclass
-class PageRecorder:
+class PageRecorder(StartStop):
     """Arrival time and body of every POST, in order."""
 
     pages: list[tuple[float, bytes]] = field(default_factory=list)
@@ -83,15 +83,3 @@ class PageRecorder:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

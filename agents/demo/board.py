@@ -23,6 +23,7 @@ from rich.text import Text
 from agents.demo import cells
 from agents.demo.clock import SimClock
 from agents.demo.ward import WardView
+from agents.startstop import StartStop
 from schemas import Alert
 
 _HEADERS = ("patient", "where", "HR", "BP", "T", "SpO2", "RR", "NEWS2", "CIWA-B", "last dose")
@@ -86,23 +87,19 @@ def ward_table(view: WardView) -> Table:
     return table
 
 
-class LiveBoard:
+class LiveBoard(StartStop):
     """A ``rich`` live display, redrawn in place."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console()
         self._live = Live(Text("starting ..."), console=self.console, refresh_per_second=4)
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
+        """Take over the terminal."""
         self._live.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """Leave the last board on screen."""
         self._live.stop()
 
     def render(self, view: WardView, clock: SimClock, wall: datetime) -> RenderableType:
@@ -128,23 +125,18 @@ class LiveBoard:
         self.console.print(text, highlight=False, markup=False)
 
 
-class PlainBoard:
+class PlainBoard(StartStop):
     """Plain lines: the board every ``interval_s`` seconds, pages and status as they come."""
 
     def __init__(self, *, interval_s: float = 10.0) -> None:
         self.interval_s = interval_s
         self._last = float("-inf")
 
-    def __enter__(self) -> Self:
-        return self
+    def start(self) -> None:
+        """Nothing to set up: lines are printed as they come."""
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
+    def stop(self) -> None:
+        """Nothing to tear down."""
 
     def lines(self, view: WardView, clock: SimClock, wall: datetime) -> list[str]:
         """The board as text lines."""

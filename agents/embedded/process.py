@@ -19,8 +19,9 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import IO
+
+from agents.startstop import StartStop
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-class ManagedProcess:
+class ManagedProcess(StartStop):
     """A child process with a log file, a health wait and a clean stop."""
 
     def __init__(
@@ -143,15 +144,3 @@ class ManagedProcess:
     def _signal_group(pid: int, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

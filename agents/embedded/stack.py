@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from agents.embedded.broker import EmbeddedBroker
 from agents.embedded.influx import EmbeddedInfluxDB
+from agents.startstop import StartStop
 
 #: Consumer fetch wait on the embedded broker, ms: a hop of about 6 ms at the median instead
 #: of about 370 ms at Faust's 1,500. The price is polling: an idle worker and Tansu together
@@ -17,7 +16,7 @@ from agents.embedded.influx import EmbeddedInfluxDB
 FETCH_MAX_WAIT_MS = 20
 
 
-class EmbeddedStack:
+class EmbeddedStack(StartStop):
     """Tansu and InfluxDB in one temporary directory; removed on exit unless ``keep``."""
 
     def __init__(self, root: Path | None = None, *, keep: bool = False) -> None:
@@ -55,15 +54,3 @@ class EmbeddedStack:
             "DETOXMON_INFLUX__URL": self.influx.url,
             "DETOXMON_INFLUX__API_VERSION": "1",
         }
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
