@@ -28,9 +28,18 @@ the installed 0.15.3):
 The fix, in one consumer class (the transport's own, with this mixin first):
 
 - after every ``resume_flow`` (which always follows a queue clear) the next fetch first seeks
-  the stream partitions back to their committed offsets, and the rest of a batch fetched
-  before is not delivered, so everything dropped is fetched again (duplicates are harmless:
-  every agent is idempotent);
+  the stream partitions back to their committed offsets, and the stream records of a batch
+  fetched before are not delivered, so everything dropped is fetched again (duplicates are
+  harmless: every agent is idempotent). Changelog records of that batch *are* delivered: the
+  seek does not cover changelog partitions (they have no committed offset; recovery positions
+  them itself, ``tables/recovery.py`` 433-439), so a dropped changelog record would never be
+  fetched again. Dropping them was a bug of this mixin: the fetcher of a worker already
+  running is not stopped on a rebalance (``app/base.py`` 1790-1840; only a stop does,
+  1723-1737), so recovery's ``_fetcher.maybe_start()`` (``tables/recovery.py`` 453) is a
+  no-op and the fetcher waits in ``_wait_next_records`` (``transport/consumer.py`` 776-783)
+  for flow to resume; recovery resumes it (450-452), and the very batch it then fetched,
+  the changelog records recovery waits for, was thrown away, so recovery waited for ever
+  (``signal_recovery_end``, 465) and the worker's partitions were never processed;
 - a partition without a committed offset is sought to its earliest offset (the app's reset
   policy), and that offset becomes the base of its commits;
 - a committed offset only ever advances over a contiguous run of acknowledged offsets starting
@@ -42,16 +51,32 @@ The fix, in one consumer class (the transport's own, with this mixin first):
 Limits: an input topic with missing offsets (compaction, transaction markers) would stall its
 commits at the first missing offset instead of skipping it; none of this project's stream
 topics has any. Rebalances redeliver up to one commit interval of processed events.
+
+**Changelog end offsets** (:class:`ChangelogEndConsumer`). Recovery reads each changelog
+partition up to the end offset the broker reports for it, minus one (``tables/recovery.py``
+669-686, the ``highwaters`` call in the aiokafka driver, ``transport/drivers/aiokafka.py``
+1054-1063, is a ListOffsets ``latest``), and stops there (925-927). Tansu, the embedded
+broker, reports the first offset of the partition's last record batch plus one instead of the
+last offset plus one (``docs/embedded-broker.md``), so the rest of a last batch of several
+records (the rule engine writes ``patient-state`` in batches) was not restored. The mixin
+reads each changelog partition from the reported end - 1 to the high watermark of the fetch
+(which Tansu reports correctly) with a separate group-less consumer and raises the end to the
+offset after the last record it got. It never lowers an end and never raises it past a record
+that exists (a raised end the records cannot reach would make recovery wait for ever); on
+Apache Kafka the record at end - 1 is the last one and nothing changes. If the probe fails or
+takes longer than ``END_PROBE_TIMEOUT_S`` the reported ends are used, as Faust would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
+import aiokafka  # type: ignore[import-untyped]
 import faust
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import Transport, credentials_to_aiokafka_auth, server_list
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
 
@@ -59,6 +84,9 @@ log = logging.getLogger(__name__)
 
 #: Pause before retrying a seek that failed (a rebalance under way, say).
 RESEEK_RETRY_S = 0.5
+
+#: Longest the changelog end probe may take; past it, the broker's end offsets are used as is.
+END_PROBE_TIMEOUT_S = 10.0
 
 
 class NoLossConsumer(Consumer):
@@ -72,7 +100,12 @@ class NoLossConsumer(Consumer):
         self._reseek_streams = True
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109
-        """Faust's fetch, preceded by the pending seek; stop delivering once one is due."""
+        """Faust's fetch, preceded by the pending seek; no stream record once one is due.
+
+        Changelog records are always delivered: the seek covers stream partitions only
+        (committed offsets), so a changelog record dropped here would never be fetched again
+        and table recovery would wait for it for ever (see the module docstring).
+        """
         if self._reseek_streams:
             self._reseek_streams = False
             try:
@@ -84,9 +117,9 @@ class NoLossConsumer(Consumer):
                 await asyncio.sleep(RESEEK_RETRY_S)
             return
         async for tp, message in super().getmany(timeout):
-            if self._reseek_streams:
-                break  # fetched before the clear: the seek fetches it again
-            yield tp, message
+            if self._reseek_streams and not self._is_changelog_tp(tp):
+                continue  # a stream record fetched before the clear: the seek fetches it again
+            yield tp, message  # a changelog record: nothing would fetch it again
 
     async def perform_seek(self) -> None:
         """Seek to committed offsets; partitions without one to their earliest offset."""
@@ -139,8 +172,82 @@ class NoLossConsumer(Consumer):
         """Never count an offset as done because the fetch did not show it (see docstring)."""
 
 
+class ChangelogEndConsumer(Consumer):
+    """Mixin: changelog end offsets from the records, for brokers that under-report them.
+
+    See the module docstring ("Changelog end offsets"). Use :func:`install`.
+    """
+
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        """The broker's end offsets; a changelog partition's raised to its last record + 1."""
+        # The transport's consumer class, after this mixin in the MRO, implements it.
+        reported = dict(await super().highwaters(*partitions))  # type: ignore[safe-super]
+        probe = {
+            tp: end
+            for tp, end in reported.items()
+            if end is not None and end > 0 and self._is_changelog_tp(tp)
+        }
+        if not probe:
+            return reported
+        try:
+            found = await asyncio.wait_for(self._records_end(probe), END_PROBE_TIMEOUT_S)
+        except Exception as exc:  # the broker's answer is what Faust would have used
+            log.warning("changelog end probe failed, using reported end offsets: %r", exc)
+            return reported
+        for tp, end in found.items():
+            if end > reported[tp]:
+                log.info(
+                    "changelog %s[%d]: broker reported end offset %d, records run to %d",
+                    tp.topic,
+                    tp.partition,
+                    reported[tp],
+                    end,
+                )
+                reported[tp] = end
+        return reported
+
+    async def _records_end(self, reported: Mapping[TP, int]) -> dict[TP, int]:
+        """Read each partition from its reported end - 1 to the fetch high watermark.
+
+        Returns the offset after the last record read (at least the reported end). A fresh,
+        group-less consumer, so the worker's own positions are left alone.
+        """
+        conf = self.app.conf
+        probe = aiokafka.AIOKafkaConsumer(
+            bootstrap_servers=server_list(self.transport.url, Transport.default_port),
+            client_id=f"{conf.broker_client_id}-changelog-end",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            fetch_max_wait_ms=100,
+            request_timeout_ms=int(conf.broker_request_timeout * 1000),
+            **credentials_to_aiokafka_auth(conf.broker_credentials, conf.ssl_context),
+        )
+        await probe.start()
+        try:
+            tps = {aiokafka.TopicPartition(tp.topic, tp.partition): tp for tp in reported}
+            probe.assign(list(tps))
+            for ktp, tp in tps.items():
+                probe.seek(ktp, reported[tp] - 1)
+            ends = dict(reported)
+            pending = set(tps)
+            while pending:
+                batch = await probe.getmany(*pending, timeout_ms=200)
+                for ktp, records in batch.items():
+                    if records:
+                        tp = tps[ktp]
+                        ends[tp] = max(ends[tp], records[-1].offset + 1)
+                for ktp in list(pending):
+                    highwater = probe.highwater(ktp)
+                    if highwater is not None and await probe.position(ktp) >= highwater:
+                        pending.discard(ktp)
+            return ends
+        finally:
+            await probe.stop()
+
+
 def install(app: faust.App) -> None:
-    """Make ``app``'s consumer a :class:`NoLossConsumer` of its transport's consumer class.
+    """Make ``app``'s consumer class its transport's, with both mixins of this module first.
 
     Call after anything that replaces ``app.transport`` and before the consumer is created
     (``create_app`` does both). Idempotent.
@@ -151,5 +258,7 @@ def install(app: faust.App) -> None:
         # The transport's class attribute stays; this instance's consumer class changes
         # (faust declares it a ClassVar, hence the ignore).
         transport.Consumer = type(  # type: ignore[misc]
-            f"NoLoss{base.__name__}", (NoLossConsumer, base), {"__module__": __name__}
+            f"NoLoss{base.__name__}",
+            (NoLossConsumer, ChangelogEndConsumer, base),
+            {"__module__": __name__},
         )

@@ -9,6 +9,11 @@ was sent twice: the last delivered-pages entries a worker wrote before it stoppe
 from the table the next owner recovered (docs/paging.md, "Exactly once"). The windows that
 remain (a send in flight at the moment of a revocation, a worker killed mid-page) are not
 exercised here: the restart is a clean stop.
+
+The second worker's web server answers before it joins the group (Faust starts it before
+recovery), so it is often stopped before it joins, sometimes with its JoinGroup pending (then
+the restarted first worker rebalances twice). ``test_recovery_rebalance.py`` makes a running
+worker give partitions away and take them back deterministically.
 """
 
 from __future__ import annotations
