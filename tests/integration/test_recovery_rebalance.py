@@ -7,10 +7,10 @@ the pager's tables holds entries), worker B joins and takes half the partitions,
 A takes them back and has to recover their tables while its fetcher is already running, then
 page a second round, every transition to each receiver exactly once.
 
-Before the fix in ``agents/faust_fixes.py`` (``NoLossConsumer.getmany``), A's recovery after
-B left dropped the changelog records of the batch fetched when flow resumed (the seek back
-only covers stream partitions), never reached the changelog's end offset and hung: the
-second round was never paged.
+Before the fix in ``agents/faust_fixes.py`` (``NoLossConsumer.getmany``), A's first recovery
+with its fetcher already running (here at B's join) dropped the changelog records of the batch
+fetched when flow resumed (the seek back only covers stream partitions), never reached the
+changelog's end offset and hung: A never logged "Worker ready" again and paged nothing more.
 """
 
 from __future__ import annotations
