@@ -15,8 +15,10 @@ from agents.embedded.process import ManagedProcess, free_port
 class WorkerProcess:
     """A worker pointed at ``env`` (``DETOXMON_*`` variables), healthy once its web port answers.
 
-    Faust starts the web server after table recovery, so an answering port means the worker
-    has recovered its state.
+    An answering port means the process is up, not that it has joined the consumer group or
+    recovered its tables: Faust starts the web server before both. A caller that needs a
+    joined, recovered worker waits for ``Ready`` in the log as well
+    (``tests/integration/test_pager_delivery.py`` does).
     """
 
     def __init__(self, workdir: Path, env: Mapping[str, str], *, name: str = "worker") -> None:

@@ -14,11 +14,10 @@ calls ``from_data`` on the type during recovery), so such a table would come bac
 Both are :class:`ConfirmedTable` instances: the agent waits until the broker has each entry
 before it pages the next receiver or acknowledges the event. A buffered entry dies with a
 worker that stops or crashes right after a page, and the worker that redelivers the event
-pages again. Waiting also keeps every changelog batch to one record, which the embedded broker
-needs: Tansu reports a partition's end offset as the first offset of its last batch plus one,
-so recovery (which reads up to that end) could miss the rest of a batch of several entries,
-and the new owner of the partition paged those receivers again (about one page in 200 in
-``tests/integration/test_no_loss_rebalance.py``).
+pages again. (Waiting was first added because the embedded broker under-reports changelog
+end offsets, so recovery missed the tail of a multi-entry batch and the new owner paged again,
+about one page in 200; :class:`agents.faust_fixes.ChangelogEndConsumer` now corrects those
+ends for every table, see ``docs/embedded-broker.md``.)
 """
 
 from __future__ import annotations
