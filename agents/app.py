@@ -12,6 +12,8 @@ from typing import Any
 
 import faust
 
+from agents.faust_fixes import install as install_no_loss_consumer
+from agents.kafka_consumer import use_fetch_wait
 from agents.settings import KafkaSettings, Settings, get_settings
 from streams import topics
 
@@ -34,8 +36,6 @@ def broker_credentials(kafka: KafkaSettings) -> faust.types.auth.CredentialsT | 
 
 def create_app(settings: Settings) -> faust.App:
     """Build the Faust app for ``settings``."""
-    from agents.kafka_consumer import use_fetch_wait  # the consumer with a settable fetch wait
-
     app = faust.App(
         settings.app_id,
         broker=settings.kafka.broker_url,
@@ -63,10 +63,9 @@ def create_app(settings: Settings) -> faust.App:
         web_metrics_enabled=False,
         autodiscover=False,
     )
+    # The consumer with a settable fetch wait, then (the transport being final) the one that
+    # never loses an event in a rebalance or recovery.
     use_fetch_wait(app, settings.kafka.fetch_max_wait_ms)
-    # After the transport is final: its consumer never loses an event in a rebalance.
-    from agents.faust_fixes import install as install_no_loss_consumer
-
     install_no_loss_consumer(app)
     return app
 
