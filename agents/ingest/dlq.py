@@ -40,6 +40,7 @@ from agents.ingest.formats import Rejection
 from agents.settings import KafkaSettings
 from schemas import DeadLetter
 from streams import topics
+from streams.offsets import end_offsets
 from streams.producer import bootstrap_servers
 
 log = logging.getLogger(__name__)
@@ -213,7 +214,7 @@ async def read_dead_letters(
         assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
         starts = await consumer.beginning_offsets(assigned)
-        ends = await consumer.end_offsets(assigned)
+        ends = await end_offsets(consumer, assigned)  # not the broker's: Tansu under-reports
         remaining = {tp for tp in assigned if ends[tp] > starts[tp]}
         for tp in assigned:
             # Explicitly: seek_to_beginning() after end_offsets() was seen to land at the end

@@ -24,6 +24,7 @@ from agents.influx.setup import setup_storage
 from agents.settings import InfluxSettings
 from streams import topics
 from streams.admin import ensure_topics
+from streams.offsets import end_offsets
 from streams.producer import bootstrap_servers
 
 PARTITIONS = 2
@@ -168,7 +169,7 @@ async def read_all(broker_url: str, topic: str) -> list[ConsumerRecord]:
         assigned = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(assigned)
         starts = await consumer.beginning_offsets(assigned)
-        ends = await consumer.end_offsets(assigned)
+        ends = await end_offsets(consumer, assigned)
         for tp in assigned:  # seek_to_beginning() after end_offsets() sometimes lands at the end
             consumer.seek(tp, starts[tp])
         records: list[ConsumerRecord] = []
