@@ -6,20 +6,21 @@ stop on exit, whatever the exit; one base class keeps that in one place.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from types import TracebackType
 from typing import Self
 
 
-class StartStop:
+class StartStop(ABC):
     """Base for objects used as ``with obj:``: ``start()`` on entry, ``stop()`` on any exit."""
 
+    @abstractmethod
     def start(self) -> None:
         """Start; called on entering the ``with`` block."""
-        raise NotImplementedError
 
+    @abstractmethod
     def stop(self) -> object:
         """Stop; called on leaving the ``with`` block, also after an exception."""
-        raise NotImplementedError
 
     def __enter__(self) -> Self:
         self.start()

@@ -19,13 +19,10 @@ worker give partitions away and take them back deterministically.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -35,7 +32,7 @@ from agents.embedded.worker import WorkerProcess
 from schemas import Alert, AlertEvidence
 from streams import topics
 from streams.producer import bootstrap_servers
-from tests.support.recording_server import RecordingServer, recording_server
+from tests.support.recording_server import RecordingServer
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -43,29 +40,6 @@ pytestmark = pytest.mark.integration
 RECEIVERS = ("webhook-1", "webhook-2")
 PATIENTS = [f"pt-churn{index:02d}" for index in range(12)]  # spread over every partition
 PUBLISH_INTERVAL_S = 0.05
-
-
-@pytest.fixture
-def churn(
-    stack: EmbeddedStack, tmp_path: Path
-) -> Iterator[tuple[RecordingServer, WorkerProcess, WorkerProcess]]:
-    """Two workers of one group paging the same recording server at two receiver URLs."""
-    with recording_server() as pager:
-        env = {
-            **stack.env(),
-            "DETOXMON_PAGER__WEBHOOK_URLS": json.dumps([f"{pager.url}/1", f"{pager.url}/2"]),
-            "DETOXMON_PAGER__MAX_BACKOFF_S": "1",
-            "DETOXMON_KAFKA__TOPIC_PARTITIONS": "4",
-            "DETOXMON_KAFKA__SESSION_TIMEOUT_S": "6",
-            "DETOXMON_INFLUX__FLUSH_INTERVAL_S": "0.2",
-        }
-        first = WorkerProcess(tmp_path / "a", env, name="worker-a")
-        second = WorkerProcess(tmp_path / "b", env, name="worker-b")
-        try:
-            yield pager, first, second
-        finally:
-            second.stop()
-            first.stop()
 
 
 def firing(patient: str, number: int) -> Alert:
@@ -121,9 +95,9 @@ def deliveries(pager: RecordingServer) -> Counter[tuple[uuid.UUID, str]]:
 
 
 async def test_every_transition_is_paged_once_through_joins_leaves_and_a_restart(
-    stack: EmbeddedStack, churn: tuple[RecordingServer, WorkerProcess, WorkerProcess]
+    stack: EmbeddedStack, paging_pair: tuple[RecordingServer, WorkerProcess, WorkerProcess]
 ) -> None:
-    pager, first, second = churn
+    pager, first, second = paging_pair
     started = time.monotonic()
     await asyncio.to_thread(first.start)
     stop, sent = asyncio.Event(), dict[uuid.UUID, tuple[int, int]]()

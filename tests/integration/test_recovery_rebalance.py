@@ -16,11 +16,8 @@ changelog's end offset and hung: A never logged "Worker ready" again and paged n
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -30,35 +27,12 @@ from agents.embedded.worker import WorkerProcess
 from streams import topics
 from streams.producer import bootstrap_servers
 from tests.integration.test_no_loss_rebalance import PATIENTS, RECEIVERS, deliveries, firing
-from tests.support.recording_server import RecordingServer, recording_server
+from tests.support.recording_server import RecordingServer
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
 READY = "Worker ready"  # Faust logs it at the end of every recovery (tables/recovery.py 667)
-
-
-@pytest.fixture
-def pair(
-    stack: EmbeddedStack, tmp_path: Path
-) -> Iterator[tuple[RecordingServer, WorkerProcess, WorkerProcess]]:
-    """Two workers of one group paging the same recording server at two receiver URLs."""
-    with recording_server() as pager:
-        env = {
-            **stack.env(),
-            "DETOXMON_PAGER__WEBHOOK_URLS": json.dumps([f"{pager.url}/1", f"{pager.url}/2"]),
-            "DETOXMON_PAGER__MAX_BACKOFF_S": "1",
-            "DETOXMON_KAFKA__TOPIC_PARTITIONS": "4",
-            "DETOXMON_KAFKA__SESSION_TIMEOUT_S": "6",
-            "DETOXMON_INFLUX__FLUSH_INTERVAL_S": "0.2",
-        }
-        first = WorkerProcess(tmp_path / "a", env, name="worker-a")
-        second = WorkerProcess(tmp_path / "b", env, name="worker-b")
-        try:
-            yield pager, first, second
-        finally:
-            second.stop()
-            first.stop()
 
 
 def recoveries(worker: WorkerProcess) -> int:
@@ -87,9 +61,9 @@ async def page_round(broker_url: str, number: int) -> set[uuid.UUID]:
 
 
 async def test_a_worker_recovers_partitions_it_gets_back_and_pages_them(
-    stack: EmbeddedStack, pair: tuple[RecordingServer, WorkerProcess, WorkerProcess]
+    stack: EmbeddedStack, paging_pair: tuple[RecordingServer, WorkerProcess, WorkerProcess]
 ) -> None:
-    pager, first, second = pair
+    pager, first, second = paging_pair
     started = time.monotonic()
     await asyncio.to_thread(first.start)
     await eventually(lambda: recoveries(first), lambda n: n >= 1, timeout_s=30)
