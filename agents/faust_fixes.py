@@ -59,12 +59,13 @@ partition up to the end offset the broker reports for it, minus one (``tables/re
 broker, reports the first offset of the partition's last record batch plus one instead of the
 last offset plus one (``docs/embedded-broker.md``), so the rest of a last batch of several
 records (the rule engine writes ``patient-state`` in batches) was not restored. The mixin
-reads each changelog partition from the reported end - 1 to the high watermark of the fetch
-(which Tansu reports correctly) with a separate group-less consumer and raises the end to the
-offset after the last record it got. It never lowers an end and never raises it past a record
-that exists (a raised end the records cannot reach would make recovery wait for ever); on
-Apache Kafka the record at end - 1 is the last one and nothing changes. If the probe fails or
-takes longer than ``END_PROBE_TIMEOUT_S`` the reported ends are used, as Faust would.
+reads the batch holding each changelog partition's reported end - 1 (``streams.offsets``,
+shared with the tools that read a topic to its end) with a separate group-less consumer and
+raises the end to the offset after the last record it got. It never lowers an end and never
+raises it past a record that exists (a raised end the records cannot reach would make
+recovery wait for ever); on Apache Kafka the record at end - 1 is the last one and nothing
+changes. If the probe fails or takes longer than ``END_PROBE_TIMEOUT_S`` the reported ends
+are used, as Faust would.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import Transport, credentials_to_aiokafka_auth, server_list
 from faust.types import TP, Message
 from faust.types.tuples import ack_lock
+
+from streams.offsets import end_offsets
 
 log = logging.getLogger(__name__)
 
@@ -207,11 +210,9 @@ class ChangelogEndConsumer(Consumer):
         return reported
 
     async def _records_end(self, reported: Mapping[TP, int]) -> dict[TP, int]:
-        """Read each partition from its reported end - 1 to the fetch high watermark.
-
-        Returns the offset after the last record read (at least the reported end). A fresh,
-        group-less consumer, so the worker's own positions are left alone.
-        """
+        """The offset after each partition's last record (at least the reported end), read
+        by :func:`streams.offsets.end_offsets` with a fresh, group-less consumer, so the
+        worker's own positions are left alone."""
         conf = self.app.conf
         probe = aiokafka.AIOKafkaConsumer(
             bootstrap_servers=server_list(self.transport.url, Transport.default_port),
@@ -227,21 +228,8 @@ class ChangelogEndConsumer(Consumer):
         try:
             tps = {aiokafka.TopicPartition(tp.topic, tp.partition): tp for tp in reported}
             probe.assign(list(tps))
-            for ktp, tp in tps.items():
-                probe.seek(ktp, reported[tp] - 1)
-            ends = dict(reported)
-            pending = set(tps)
-            while pending:
-                batch = await probe.getmany(*pending, timeout_ms=200)
-                for ktp, records in batch.items():
-                    if records:
-                        tp = tps[ktp]
-                        ends[tp] = max(ends[tp], records[-1].offset + 1)
-                for ktp in list(pending):
-                    highwater = probe.highwater(ktp)
-                    if highwater is not None and await probe.position(ktp) >= highwater:
-                        pending.discard(ktp)
-            return ends
+            found = await end_offsets(probe, list(tps), timeout_s=END_PROBE_TIMEOUT_S)
+            return {tp: max(reported[tp], found[ktp]) for ktp, tp in tps.items()}
         finally:
             await probe.stop()
 
